@@ -1,0 +1,9 @@
+using System.CommandLine;
+using Hush.Cli.Commands;
+
+var root = new RootCommand("Hush: a privacy-first OpenTelemetry trace gateway and store.");
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(LoadgenCommand.Create());
+root.Subcommands.Add(PolicyCommand.Create());
+
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,163 @@
+namespace Hush.Otlp;
+
+/// <summary>Which member of the OTLP <c>AnyValue</c> oneof is set.</summary>
+public enum AnyValueKind : byte
+{
+    /// <summary>No value set (an empty <c>AnyValue</c> message, or an absent one).</summary>
+    Empty = 0,
+    String = 1,
+    Bool = 2,
+    Int = 3,
+    Double = 4,
+    Array = 5,
+    KeyValueList = 6,
+    Bytes = 7,
+}
+
+/// <summary>
+/// An attribute value: OTLP's <c>AnyValue</c>. A small immutable struct: scalars live inline,
+/// strings, bytes, arrays and maps by reference. Arrays and maps are mutable lists so that the
+/// privacy stage can rewrite nested values in place.
+/// </summary>
+public readonly struct AnyValue : IEquatable<AnyValue>
+{
+    private readonly object? _ref;
+    private readonly long _bits;
+
+    private AnyValue(AnyValueKind kind, object? reference, long bits)
+    {
+        Kind = kind;
+        _ref = reference;
+        _bits = bits;
+    }
+
+    public AnyValueKind Kind { get; }
+
+    public static AnyValue Empty => default;
+
+    public static AnyValue Of(string value) => new(AnyValueKind.String, value ?? string.Empty, 0);
+
+    public static AnyValue Of(bool value) => new(AnyValueKind.Bool, null, value ? 1 : 0);
+
+    public static AnyValue Of(long value) => new(AnyValueKind.Int, null, value);
+
+    public static AnyValue Of(double value) => new(AnyValueKind.Double, null, BitConverter.DoubleToInt64Bits(value));
+
+    public static AnyValue Of(byte[] value) => new(AnyValueKind.Bytes, value ?? [], 0);
+
+    public static AnyValue Of(List<AnyValue> values) => new(AnyValueKind.Array, values ?? [], 0);
+
+    public static AnyValue Of(List<KeyValue> values) => new(AnyValueKind.KeyValueList, values ?? [], 0);
+
+    /// <summary>The string, or null when <see cref="Kind"/> is not <see cref="AnyValueKind.String"/>.</summary>
+    public string? StringValue => Kind == AnyValueKind.String ? (string)_ref! : null;
+
+    public bool BoolValue => Kind == AnyValueKind.Bool && _bits != 0;
+
+    public long IntValue => Kind == AnyValueKind.Int ? _bits : 0;
+
+    public double DoubleValue => Kind == AnyValueKind.Double ? BitConverter.Int64BitsToDouble(_bits) : 0;
+
+    /// <summary>The bytes, or null when <see cref="Kind"/> is not <see cref="AnyValueKind.Bytes"/>.</summary>
+    public byte[]? BytesValue => Kind == AnyValueKind.Bytes ? (byte[])_ref! : null;
+
+    /// <summary>The array elements, or null when <see cref="Kind"/> is not <see cref="AnyValueKind.Array"/>.</summary>
+    public List<AnyValue>? ArrayValue => Kind == AnyValueKind.Array ? (List<AnyValue>)_ref! : null;
+
+    /// <summary>The map entries, or null when <see cref="Kind"/> is not <see cref="AnyValueKind.KeyValueList"/>.</summary>
+    public List<KeyValue>? KeyValueListValue => Kind == AnyValueKind.KeyValueList ? (List<KeyValue>)_ref! : null;
+
+    /// <summary>Deep structural equality (bytes and nested values compared by content).</summary>
+    public bool Equals(AnyValue other)
+    {
+        if (Kind != other.Kind)
+        {
+            return false;
+        }
+
+        switch (Kind)
+        {
+            case AnyValueKind.Empty:
+                return true;
+            case AnyValueKind.String:
+                return string.Equals((string)_ref!, (string)other._ref!, StringComparison.Ordinal);
+            case AnyValueKind.Bool:
+            case AnyValueKind.Int:
+            case AnyValueKind.Double:
+                return _bits == other._bits;
+            case AnyValueKind.Bytes:
+                return ((byte[])_ref!).AsSpan().SequenceEqual((byte[])other._ref!);
+            case AnyValueKind.Array:
+                {
+                    var a = (List<AnyValue>)_ref!;
+                    var b = (List<AnyValue>)other._ref!;
+                    if (a.Count != b.Count)
+                    {
+                        return false;
+                    }
+
+                    for (var i = 0; i < a.Count; i++)
+                    {
+                        if (!a[i].Equals(b[i]))
+                        {
+                            return false;
+                        }
+                    }
+
+                    return true;
+                }
+
+            case AnyValueKind.KeyValueList:
+                {
+                    var a = (List<KeyValue>)_ref!;
+                    var b = (List<KeyValue>)other._ref!;
+                    if (a.Count != b.Count)
+                    {
+                        return false;
+                    }
+
+                    for (var i = 0; i < a.Count; i++)
+                    {
+                        if (!a[i].Equals(b[i]))
+                        {
+                            return false;
+                        }
+                    }
+
+                    return true;
+                }
+
+            default:
+                return false;
+        }
+    }
+
+    public override bool Equals(object? obj) => obj is AnyValue other && Equals(other);
+
+    public override int GetHashCode() => Kind switch
+    {
+        AnyValueKind.String => HashCode.Combine(Kind, ((string)_ref!).GetHashCode(StringComparison.Ordinal)),
+        AnyValueKind.Bool or AnyValueKind.Int or AnyValueKind.Double => HashCode.Combine(Kind, _bits),
+        AnyValueKind.Array => HashCode.Combine(Kind, ((List<AnyValue>)_ref!).Count),
+        AnyValueKind.KeyValueList => HashCode.Combine(Kind, ((List<KeyValue>)_ref!).Count),
+        AnyValueKind.Bytes => HashCode.Combine(Kind, ((byte[])_ref!).Length),
+        _ => 0,
+    };
+
+    public static bool operator ==(AnyValue left, AnyValue right) => left.Equals(right);
+
+    public static bool operator !=(AnyValue left, AnyValue right) => !left.Equals(right);
+
+    /// <summary>
+    /// Describes the kind only. Attribute values are never rendered by <c>ToString</c>, so that a
+    /// value cannot reach a log line or an error message by accident.
+    /// </summary>
+    public override string ToString() => $"AnyValue({Kind})";
+}
+
+/// <summary>An attribute: OTLP's <c>KeyValue</c>.</summary>
+public readonly record struct KeyValue(string Key, AnyValue Value)
+{
+    /// <summary>Prints the key and the value's kind, never the value.</summary>
+    public override string ToString() => $"{Key}={Value}";
+}

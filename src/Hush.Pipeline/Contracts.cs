@@ -1,0 +1,119 @@
+using Hush.Otlp;
+
+namespace Hush.Pipeline;
+
+/// <summary>How a request reached Hush.</summary>
+public enum IngestTransport
+{
+    Http,
+    Grpc,
+}
+
+/// <summary>
+/// Who sent a request and into which tenant it goes. The tenant comes only from the verified
+/// identity (never from a client header); until authentication lands every request is bound to
+/// the <see cref="DevTenant"/>.
+/// </summary>
+public sealed record IngestContext(string Tenant, string Identity, IngestTransport Transport)
+{
+    /// <summary>The tenant of unauthenticated loopback ingest.</summary>
+    public const string DevTenant = "dev";
+}
+
+/// <summary>What the pipeline answers a receiver.</summary>
+public enum SubmitStatus
+{
+    /// <summary>Taken: the client may forget the data (partial rejections are in the result).</summary>
+    Accepted,
+
+    /// <summary>The queue is full: retryable (HTTP 429 / gRPC UNAVAILABLE with a retry delay).</summary>
+    Throttled,
+
+    /// <summary>The pipeline is stopping or not started: retryable (HTTP 503 / gRPC UNAVAILABLE).</summary>
+    Unavailable,
+}
+
+/// <summary>The pipeline's answer to one export request.</summary>
+/// <param name="Status">Taken, or why not.</param>
+/// <param name="RejectedSpans">Spans refused permanently (OTLP partial success); zero for full success.</param>
+/// <param name="ErrorMessage">Why spans were refused. Never carries an attribute value.</param>
+/// <param name="RetryAfter">How long a client should wait before retrying a throttled request.</param>
+public readonly record struct SubmitResult(SubmitStatus Status, long RejectedSpans, string? ErrorMessage, TimeSpan RetryAfter)
+{
+    public static SubmitResult Accepted() => new(SubmitStatus.Accepted, 0, null, TimeSpan.Zero);
+
+    public static SubmitResult Throttled(TimeSpan retryAfter) => new(SubmitStatus.Throttled, 0, null, retryAfter);
+
+    public static SubmitResult Unavailable(TimeSpan retryAfter) => new(SubmitStatus.Unavailable, 0, null, retryAfter);
+}
+
+/// <summary>
+/// The privacy slot. Runs first, on every request, before anything is queued, buffered, stored or
+/// exported; it scrubs the request in place. Implementations must not throw for any input and must
+/// never log, count by or return a raw attribute value.
+/// </summary>
+public interface IPrivacyStage
+{
+    /// <summary>Scrubs <paramref name="request"/> in place for the tenant of <paramref name="context"/>.</summary>
+    void Scrub(TraceRequest request, IngestContext context);
+}
+
+/// <summary>
+/// Spans of one tenant that have passed the privacy stage. Only the pipeline creates these (the
+/// constructor is internal), so a processor or exporter can only ever be handed scrubbed data.
+/// </summary>
+public sealed class SpanBatch
+{
+    internal SpanBatch(string tenant, TraceRequest traces, int spanCount)
+    {
+        Tenant = tenant;
+        Traces = traces;
+        SpanCount = spanCount;
+    }
+
+    /// <summary>The tenant every span in the batch belongs to. Batches never mix tenants.</summary>
+    public string Tenant { get; }
+
+    /// <summary>The scrubbed spans. Processors that mutate them say so in their docs.</summary>
+    public TraceRequest Traces { get; }
+
+    public int SpanCount { get; }
+
+    /// <summary>A batch of the same tenant with other (already scrubbed) spans, for processors that filter.</summary>
+    public SpanBatch With(TraceRequest traces) => new(Tenant, traces, traces.CountSpans());
+}
+
+/// <summary>A pipeline stage after the privacy slot: sampling, enrichment, filtering.</summary>
+public interface ISpanProcessor
+{
+    /// <summary>The configured name, such as <c>tail_sampling/default</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Returns the batch to pass on (possibly the same instance, edited), or null to pass nothing on.</summary>
+    ValueTask<SpanBatch?> ProcessAsync(SpanBatch batch, CancellationToken cancellationToken);
+}
+
+/// <summary>How an export attempt ended.</summary>
+public enum ExportOutcome
+{
+    Success,
+
+    /// <summary>The destination refused the data for good (such as HTTP 400); retrying cannot help.</summary>
+    PermanentFailure,
+
+    /// <summary>The destination could not take the data now; retries were exhausted or not allowed.</summary>
+    RetryableFailure,
+}
+
+/// <summary>A destination for scrubbed spans: an OTLP backend, the store, a test sink.</summary>
+public interface ISpanExporter : IAsyncDisposable
+{
+    /// <summary>The configured name, such as <c>otlphttp/tempo</c>.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Exports one batch. Never throws for a failure of the destination: the outcome says what happened.
+    /// May wait (back-pressure) when the exporter's own bounded queue is full.
+    /// </summary>
+    ValueTask<ExportOutcome> ExportAsync(SpanBatch batch, CancellationToken cancellationToken);
+}
