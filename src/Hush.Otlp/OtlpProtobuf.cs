@@ -1,0 +1,65 @@
+using System.Buffers;
+using Hush.Otlp.Protobuf;
+
+namespace Hush.Otlp;
+
+/// <summary>
+/// OTLP protobuf codec for traces: <c>ExportTraceServiceRequest</c> (and the field-identical
+/// <c>TracesData</c>), its response, and <c>google.rpc.Status</c>. Hand-written over spans; no
+/// dependency on Google.Protobuf.
+/// </summary>
+public static class OtlpProtobuf
+{
+    /// <summary>Decodes an <c>ExportTraceServiceRequest</c>.</summary>
+    /// <exception cref="OtlpDecodeException">The payload is malformed; the message names the field and byte offset, never the content.</exception>
+    public static TraceRequest DecodeTraceRequest(ReadOnlySpan<byte> data) => TraceProtoDecoder.DecodeTraceRequest(data);
+
+    /// <summary>Exact number of bytes <see cref="Encode(TraceRequest)"/> produces.</summary>
+    /// <exception cref="ArgumentException">Attribute values nest deeper than the codec limit.</exception>
+    public static int GetEncodedSize(TraceRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return TraceProtoEncoder.GetEncodedSize(request);
+    }
+
+    /// <summary>Encodes into <paramref name="destination"/> and returns the number of bytes written.</summary>
+    /// <exception cref="ArgumentException">The destination is too small, or attribute values nest deeper than the codec limit.</exception>
+    public static int Encode(TraceRequest request, Span<byte> destination)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return TraceProtoEncoder.Encode(request, destination);
+    }
+
+    /// <summary>Encodes into a new array of exactly the encoded size.</summary>
+    public static byte[] Encode(TraceRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return TraceProtoEncoder.Encode(request);
+    }
+
+    /// <summary>Encodes into <paramref name="writer"/> with one <c>GetSpan</c> of the exact size.</summary>
+    public static void Encode(TraceRequest request, IBufferWriter<byte> writer)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(writer);
+        TraceProtoEncoder.Encode(request, writer);
+    }
+
+    /// <summary>Decodes an <c>ExportTraceServiceResponse</c>; a present but empty partial_success yields a non-null, zero <see cref="ExportPartialSuccess"/>.</summary>
+    /// <exception cref="OtlpDecodeException">The payload is malformed.</exception>
+    public static TraceExportResponse DecodeExportResponse(ReadOnlySpan<byte> data) => TraceProtoDecoder.DecodeExportResponse(data);
+
+    /// <summary>Encodes an <c>ExportTraceServiceResponse</c>; full success (no partial success) is the empty message.</summary>
+    public static byte[] EncodeExportResponse(TraceExportResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        return TraceProtoEncoder.EncodeExportResponse(response);
+    }
+
+    /// <summary>Encodes a <c>google.rpc.Status</c> with no details, as OTLP/HTTP error bodies carry.</summary>
+    public static byte[] EncodeRpcStatus(int code, string message) => TraceProtoEncoder.EncodeRpcStatus(code, message ?? string.Empty);
+
+    /// <summary>Decodes a <c>google.rpc.Status</c>; details are skipped.</summary>
+    /// <exception cref="OtlpDecodeException">The payload is malformed.</exception>
+    public static (int Code, string Message) DecodeRpcStatus(ReadOnlySpan<byte> data) => TraceProtoDecoder.DecodeRpcStatus(data);
+}
