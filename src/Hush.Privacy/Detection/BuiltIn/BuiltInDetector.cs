@@ -1,0 +1,42 @@
+namespace Hush.Privacy.Detection.BuiltIn;
+
+/// <summary>Base of the hand-written detectors: a name, a data class and a prefilter on <see cref="TextFeatures"/>.</summary>
+internal abstract class BuiltInDetector : IValueDetector
+{
+    protected BuiltInDetector(string name, string dataClass)
+    {
+        Name = name;
+        DataClass = dataClass;
+    }
+
+    public string Name { get; }
+
+    public string DataClass { get; }
+
+    /// <summary>What a value needs to possibly hold a match; values without it are never scanned.</summary>
+    public abstract Prefilter Prefilter { get; }
+
+    /// <summary>False when the value cannot hold a match (its trigger chars are absent), so the scan is skipped.</summary>
+    public bool MayMatch(in TextFeatures features) => Prefilter.Allows(features);
+
+    public void Find(TextView view, List<DetectorMatch> matches)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        ArgumentNullException.ThrowIfNull(matches);
+        FindCore(view.Normalized, view, matches);
+    }
+
+    /// <summary>Scans <paramref name="text"/> (the normalized text) and adds mapped matches.</summary>
+    protected abstract void FindCore(string text, TextView view, List<DetectorMatch> matches);
+
+    protected void Add(TextView view, List<DetectorMatch> matches, int start, int length)
+    {
+        if (length <= 0)
+        {
+            return;
+        }
+
+        (int s, int l) = view.MapToOriginal(start, length);
+        matches.Add(new DetectorMatch(s, l, DataClass, Name));
+    }
+}

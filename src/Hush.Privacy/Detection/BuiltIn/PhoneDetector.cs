@@ -1,0 +1,177 @@
+namespace Hush.Privacy.Detection.BuiltIn;
+
+/// <summary>
+/// Phone numbers: international <c>+</c> forms (E.164 <c>+14155552671</c>, or grouped <c>+44 20 7946 0958</c>,
+/// <c>+1 (415) 555-2671</c>; 8–15 digits) and national forms with separators: North American
+/// <c>(415) 555-2671</c>, <c>415-555-2671</c>, <c>415.555.2671</c>, <c>1-415-555-2671</c>, and trunk-prefixed
+/// <c>020 7946 0958</c>. Bare digit runs, dates, times and versions are not phone numbers.
+/// </summary>
+internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
+{
+    /// <summary>E.164 allows at most 15 digits; 8 is the shortest international number worth flagging.</summary>
+    private const int MaxDigits = 15;
+    private const int MinInternational = 8;
+    private const int MaxGroups = 8;
+
+    public override Prefilter Prefilter { get; } =
+        new(8, 7, CharFlags.None, CharFlags.Plus | CharFlags.Paren | CharFlags.Dash | CharFlags.Space | CharFlags.Dot);
+
+    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    {
+        Span<int> groups = stackalloc int[MaxGroups];
+        int i = 0;
+        while (i < text.Length)
+        {
+            char c = text[i];
+            bool candidate = c == '+' || c == '(' || Chars.IsDigit(c);
+            if (candidate && IsStart(text, i))
+            {
+                int end = TryParse(text, i, groups);
+                if (end > 0)
+                {
+                    Add(view, matches, i, end - i);
+                    i = end;
+                    continue;
+                }
+            }
+
+            i++;
+        }
+    }
+
+    private static bool IsStart(string s, int i)
+    {
+        char p = Chars.Prev(s, i);
+        if (Chars.IsWord(p) || p is '.' or '-' or '_' or '/' or '+' or ',')
+        {
+            return false;
+        }
+
+        char c = s[i];
+        return c != '+' && c != '(' || (i + 1 < s.Length && Chars.IsDigit(s[i + 1]));
+    }
+
+    /// <summary>Returns the end of a phone number starting at <paramref name="i"/>, or -1.</summary>
+    private static int TryParse(string s, int i, Span<int> groups)
+    {
+        int j = i;
+        bool plus = s[j] == '+';
+        if (plus)
+        {
+            j++;
+        }
+
+        int count = 0;
+        int digits = 0;
+        int parenGroup = -1;
+        bool dot = false;
+        bool otherSep = false;
+        while (true)
+        {
+            bool paren = j < s.Length && s[j] == '(';
+            int gs = paren ? j + 1 : j;
+            int ge = Chars.SkipDigits(s, gs);
+            if (ge == gs || count == MaxGroups || (paren && (ge >= s.Length || s[ge] != ')' || parenGroup >= 0)))
+            {
+                // A separator not followed by a group ends the number before the separator.
+                break;
+            }
+
+            if (paren)
+            {
+                parenGroup = count;
+            }
+
+            groups[count++] = ge - gs;
+            digits += ge - gs;
+            if (digits > MaxDigits)
+            {
+                return -1;
+            }
+
+            j = paren ? ge + 1 : ge;
+            if (j >= s.Length)
+            {
+                break;
+            }
+
+            char sep = s[j];
+            if (paren && (Chars.IsDigit(sep) || sep == '('))
+            {
+                continue;
+            }
+
+            if (sep is ' ' or '-' or '.' && j + 1 < s.Length && (Chars.IsDigit(s[j + 1]) || s[j + 1] == '('))
+            {
+                dot |= sep == '.';
+                otherSep |= sep != '.';
+                j++;
+                continue;
+            }
+
+            break;
+        }
+
+        // Trim a trailing separator that was consumed without a following group.
+        int end = j;
+        while (end > i && !Chars.IsDigit(s[end - 1]) && s[end - 1] != ')')
+        {
+            end--;
+        }
+
+        if (count == 0 || !BoundedAfter(s, end) || (dot && otherSep))
+        {
+            return -1;
+        }
+
+        ReadOnlySpan<int> g = groups[..count];
+        char first = plus ? s[i + 1] : s[i] == '(' ? s[i + 1] : s[i];
+        bool ok = plus
+            ? digits >= MinInternational && first != '0' && !dot
+            : parenGroup == 0
+                ? digits is 10 or 11 && g[0] is >= 2 and <= 5 && count >= 2
+                : parenGroup < 0 && IsNational(s, i, g, digits, dot);
+        return ok ? end : -1;
+    }
+
+    private static bool IsNational(string s, int i, ReadOnlySpan<int> g, int digits, bool dot)
+    {
+        // North American: 415-555-2671 or 1-415-555-2671; area code and exchange start with 2-9.
+        if (g.Length == 3 && g[0] == 3 && g[1] == 3 && g[2] == 4)
+        {
+            return s[i] >= '2' && s[i + 4] >= '2';
+        }
+
+        if (g.Length == 4 && g[0] == 1 && g[1] == 3 && g[2] == 3 && g[3] == 4)
+        {
+            return s[i] == '1' && s[i + 2] >= '2' && s[i + 6] >= '2';
+        }
+
+        // Trunk-prefixed national numbers (UK, DE, FR, ...): 020 7946 0958, 030-1234-5678.
+        if (dot || s[i] != '0' || digits is < 10 or > 11 || g.Length is < 3 or > 4)
+        {
+            return false;
+        }
+
+        foreach (int len in g)
+        {
+            if (len is < 2 or > 5)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool BoundedAfter(string s, int end)
+    {
+        char n = Chars.At(s, end);
+        if (Chars.IsWord(n) || n == '_')
+        {
+            return false;
+        }
+
+        return !(n is '.' or '-' or ':' or '/' && end + 1 < s.Length && Chars.IsDigit(s[end + 1]));
+    }
+}

@@ -1,0 +1,846 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Unicode;
+using Hush.Otlp;
+using Hush.Privacy.Detection;
+using Hush.Privacy.Transforms;
+
+namespace Hush.Privacy.Scrubbing;
+
+/// <summary>
+/// The state of one scrub call: one policy snapshot, one tenant, a reusable match list and the
+/// tallies. Not thread-safe; one per call.
+/// </summary>
+internal sealed class ScrubSession
+{
+    /// <summary>Span attribute listing redactions by class when <c>accounting.span_attribute</c> is on.</summary>
+    internal const string AccountingAttribute = "hush.redacted";
+
+    /// <summary>Nested key paths (<c>parent.child</c>) longer than this are matched by the child key alone.</summary>
+    private const int MaxNestedPathChars = 1024;
+
+    /// <summary>Integers below this magnitude have fewer than 7 digits: no detector (phone, SSN, card) can match them.</summary>
+    private const long MinScannedInteger = 1_000_000;
+
+    private const string LimitsRule = "limits";
+    private const string DetectorRulePrefix = "detector/";
+
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
+    private readonly PolicyScrubber _scrubber;
+    private readonly CompiledPolicy _policy;
+    private readonly string _tenant;
+    private readonly List<DetectorMatch> _matches = [];
+    private Pseudonymizer? _pseudonymizer;
+    private Dictionary<string, int>? _spanTally;
+    private bool _inSpan;
+    private int _changed;
+    private int _dropped;
+    private int _oversized;
+    private int _depthLimited;
+    private int _spansDropped;
+
+    public ScrubSession(PolicyScrubber scrubber, CompiledPolicy policy, string tenant)
+    {
+        _scrubber = scrubber;
+        _policy = policy;
+        _tenant = tenant;
+    }
+
+    private Pseudonymizer Pseudonymizer => _pseudonymizer ??= _scrubber.PseudonymizerFor(_tenant);
+
+    public ScrubReport Run(TraceRequest request)
+    {
+        var resourceSpans = request.ResourceSpans;
+        if (resourceSpans is null)
+        {
+            return default;
+        }
+
+        for (var r = resourceSpans.Count - 1; r >= 0; r--)
+        {
+            var rs = resourceSpans[r];
+            try
+            {
+                ScrubResourceSpans(rs);
+            }
+#pragma warning disable CA1031 // Fail closed: anything unexpected removes the data rather than letting it through.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                _spansDropped += CountSpans(rs);
+                resourceSpans.RemoveAt(r);
+            }
+        }
+
+        return new ScrubReport(_changed, _dropped, _oversized, _depthLimited, _spansDropped);
+    }
+
+    private static int CountSpans(ResourceSpans? rs)
+    {
+        var count = 0;
+        if (rs?.ScopeSpans is null)
+        {
+            return 0;
+        }
+
+        foreach (var ss in rs.ScopeSpans)
+        {
+            count += ss?.Spans?.Count ?? 0;
+        }
+
+        return count;
+    }
+
+    private void ScrubResourceSpans(ResourceSpans rs)
+    {
+        rs.SchemaUrl = ScrubSchemaUrl(rs.SchemaUrl);
+        if (rs.Resource is not null)
+        {
+            ScrubAttributes(rs.Resource.Attributes, 0, null, null);
+        }
+
+        if (rs.ScopeSpans is null)
+        {
+            return;
+        }
+
+        foreach (var ss in rs.ScopeSpans)
+        {
+            ss.SchemaUrl = ScrubSchemaUrl(ss.SchemaUrl);
+            if (ss.Scope is not null)
+            {
+                ss.Scope.Name = ScrubText(ss.Scope.Name);
+                ss.Scope.Version = ScrubText(ss.Scope.Version);
+                ScrubAttributes(ss.Scope.Attributes, 0, null, null);
+            }
+
+            var spans = ss.Spans;
+            if (spans is null)
+            {
+                continue;
+            }
+
+            for (var i = spans.Count - 1; i >= 0; i--)
+            {
+                try
+                {
+                    ScrubSpan(spans[i]);
+                }
+#pragma warning disable CA1031 // Fail closed, per span.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                    _spansDropped++;
+                    spans.RemoveAt(i);
+                }
+                finally
+                {
+                    _inSpan = false;
+                }
+            }
+        }
+    }
+
+    private void ScrubSpan(Span span)
+    {
+        _inSpan = _policy.Document.AccountingSpanAttribute;
+        _spanTally?.Clear();
+        span.Name = ScrubSpanName(span.Name);
+        span.TraceState = ScrubTraceState(span.TraceState);
+        ScrubAttributes(span.Attributes, 0, null, null);
+        if (span.Events is not null)
+        {
+            foreach (var ev in span.Events)
+            {
+                ev.Name = ScrubText(ev.Name);
+                ScrubAttributes(ev.Attributes, 0, null, null);
+            }
+        }
+
+        if (span.Links is not null)
+        {
+            foreach (var link in span.Links)
+            {
+                link.TraceState = ScrubTraceState(link.TraceState);
+                ScrubAttributes(link.Attributes, 0, null, null);
+            }
+        }
+
+        if (span.Status is not null)
+        {
+            span.Status.Message = ScrubText(span.Status.Message);
+        }
+
+        if (_inSpan && _spanTally is { Count: > 0 })
+        {
+            span.Attributes ??= [];
+            span.Attributes.RemoveAll(static kv => kv.Key == AccountingAttribute);
+            span.Attributes.Add(new KeyValue(AccountingAttribute, AnyValue.Of(FormatTally(_spanTally))));
+        }
+    }
+
+    private static string FormatTally(Dictionary<string, int> tally)
+    {
+        var classes = new string[tally.Count];
+        tally.Keys.CopyTo(classes, 0);
+        Array.Sort(classes, StringComparer.Ordinal);
+        var sb = new StringBuilder();
+        foreach (var cls in classes)
+        {
+            if (sb.Length > 0)
+            {
+                sb.Append(',');
+            }
+
+            sb.Append(cls).Append(':').Append(tally[cls].ToString(CultureInfo.InvariantCulture));
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>Scrubs a list of attributes in place: key detection, rule lookup, value actions. Drops compact the list.</summary>
+    public void ScrubAttributes(List<KeyValue>? attributes, int depth, CompiledRule? inherited, string? parentPath)
+    {
+        if (attributes is null)
+        {
+            return;
+        }
+
+        var write = 0;
+        for (var read = 0; read < attributes.Count; read++)
+        {
+            var kv = attributes[read];
+            var key = kv.Key ?? string.Empty;
+            var rule = ResolveRule(key, inherited, parentPath, out var keyClean);
+            var newKey = key;
+            if (!keyClean)
+            {
+                var scrubbedKey = Detect(key, droppable: true);
+                if (scrubbedKey is null)
+                {
+                    _dropped++;
+                    continue;
+                }
+
+                newKey = scrubbedKey;
+            }
+
+            var path = parentPath is null ? key : (parentPath.Length + key.Length < MaxNestedPathChars ? parentPath + "." + key : key);
+            var value = ScrubValue(kv.Value, rule, depth, path, out var keep);
+            if (!keep)
+            {
+                _dropped++;
+                continue;
+            }
+
+            attributes[write++] = ReferenceEquals(newKey, key) && SameValue(value, kv.Value) ? kv : new KeyValue(newKey, value);
+        }
+
+        if (write < attributes.Count)
+        {
+            attributes.RemoveRange(write, attributes.Count - write);
+        }
+    }
+
+    /// <summary>Identity check: containers are edited in place, so a deep comparison would only cost time.</summary>
+    private static bool SameValue(AnyValue a, AnyValue b) => a.Kind == b.Kind && a.Kind switch
+    {
+        AnyValueKind.String => ReferenceEquals(a.StringValue, b.StringValue),
+        AnyValueKind.Bytes => ReferenceEquals(a.BytesValue, b.BytesValue),
+        AnyValueKind.Array => ReferenceEquals(a.ArrayValue, b.ArrayValue),
+        AnyValueKind.KeyValueList => ReferenceEquals(a.KeyValueListValue, b.KeyValueListValue),
+        _ => a.Equals(b),
+    };
+
+    private CompiledRule? ResolveRule(string key, CompiledRule? inherited, string? parentPath, out bool keyClean)
+    {
+        int index;
+        if (parentPath is null)
+        {
+            if (_policy.TryGetCachedKey(key, out var info))
+            {
+                keyClean = true;
+                index = info.Rule;
+            }
+            else
+            {
+                index = _policy.FindRule(key);
+                keyClean = IsClean(key);
+                if (keyClean)
+                {
+                    _policy.CacheKey(key, new KeyInfo(index));
+                }
+            }
+        }
+        else
+        {
+            index = parentPath.Length + key.Length < MaxNestedPathChars ? _policy.FindRule(parentPath + "." + key) : -1;
+            if (index < 0)
+            {
+                index = _policy.FindRule(key);
+            }
+
+            keyClean = IsClean(key);
+            if (index < 0)
+            {
+                return inherited ?? (_policy.Mode == PolicyMode.Allowlist ? _policy.UnknownKeyRule : null);
+            }
+        }
+
+        if (index >= 0)
+        {
+            return _policy.Rules[index];
+        }
+
+        return _policy.Mode == PolicyMode.Allowlist ? _policy.UnknownKeyRule : null;
+    }
+
+    private bool IsClean(string key) =>
+        !_policy.HasDetectors || key.Length == 0 || (_policy.Detectors.Scan(key, _matches) && _matches.Count == 0);
+
+    private AnyValue ScrubValue(AnyValue value, CompiledRule? rule, int depth, string path, out bool keep)
+    {
+        keep = true;
+        if (rule is { Action: PolicyAction.Drop })
+        {
+            keep = false;
+            Record(rule.Name, rule.DataClass, rule.ActionLabel);
+            return value;
+        }
+
+        switch (value.Kind)
+        {
+            case AnyValueKind.String:
+                {
+                    var s = value.StringValue!;
+                    var result = ApplyRule(s, rule, droppable: true);
+                    if (result is null)
+                    {
+                        keep = false;
+                        return value;
+                    }
+
+                    return ReferenceEquals(result, s) ? value : AnyValue.Of(result);
+                }
+
+            case AnyValueKind.Int:
+                return ScrubNumber(value, value.IntValue.ToString(CultureInfo.InvariantCulture), Math.Abs(value.IntValue) >= MinScannedInteger || value.IntValue == long.MinValue, rule, out keep);
+
+            case AnyValueKind.Double:
+                {
+                    var d = value.DoubleValue;
+                    var integral = double.IsFinite(d) && Math.Abs(d) >= MinScannedInteger && Math.Abs(d) < 1e19 && Math.Floor(d) == d;
+                    var text = integral ? ((long)d).ToString(CultureInfo.InvariantCulture) : d.ToString("R", CultureInfo.InvariantCulture);
+                    return ScrubNumber(value, text, integral, rule, out keep);
+                }
+
+            case AnyValueKind.Bytes:
+                return ScrubBytes(value, rule, out keep);
+
+            case AnyValueKind.Array:
+                {
+                    if (rule is { Action: PolicyAction.Redact })
+                    {
+                        Record(rule.Name, rule.DataClass, rule.ActionLabel);
+                        _changed++;
+                        return AnyValue.Of(Redactor.Placeholder(rule.DataClass));
+                    }
+
+                    if (depth >= _policy.Document.MaxDepth)
+                    {
+                        DepthExceeded();
+                        keep = false;
+                        return value;
+                    }
+
+                    var items = value.ArrayValue!;
+                    var write = 0;
+                    for (var i = 0; i < items.Count; i++)
+                    {
+                        var item = ScrubValue(items[i], rule, depth + 1, path, out var keepItem);
+                        if (!keepItem)
+                        {
+                            _dropped++;
+                            continue;
+                        }
+
+                        items[write++] = item;
+                    }
+
+                    if (write < items.Count)
+                    {
+                        items.RemoveRange(write, items.Count - write);
+                    }
+
+                    return value;
+                }
+
+            case AnyValueKind.KeyValueList:
+                {
+                    if (rule is { Action: PolicyAction.Redact })
+                    {
+                        Record(rule.Name, rule.DataClass, rule.ActionLabel);
+                        _changed++;
+                        return AnyValue.Of(Redactor.Placeholder(rule.DataClass));
+                    }
+
+                    if (depth >= _policy.Document.MaxDepth)
+                    {
+                        DepthExceeded();
+                        keep = false;
+                        return value;
+                    }
+
+                    ScrubAttributes(value.KeyValueListValue, depth + 1, rule, path);
+                    return value;
+                }
+
+            default:
+                // Empty and Bool carry no text. A rule that hides the value still hides it.
+                if (rule is { Action: PolicyAction.Redact })
+                {
+                    Record(rule.Name, rule.DataClass, rule.ActionLabel);
+                    _changed++;
+                    return AnyValue.Of(Redactor.Placeholder(rule.DataClass));
+                }
+
+                return value;
+        }
+    }
+
+    private void DepthExceeded()
+    {
+        _depthLimited++;
+        Record(LimitsRule, "max_depth", "drop");
+    }
+
+    /// <summary>
+    /// Numbers: hiding actions apply to their invariant text; otherwise integers of 7+ digits pass the
+    /// detectors (a card or phone number sent as an int), and a finding turns the value into a string.
+    /// </summary>
+    private AnyValue ScrubNumber(AnyValue value, string text, bool scan, CompiledRule? rule, out bool keep)
+    {
+        keep = true;
+        if (rule is { Action: PolicyAction.Redact or PolicyAction.Pseudonymize or PolicyAction.Tokenize or PolicyAction.Mask or PolicyAction.Generalize })
+        {
+            var result = ApplyRule(text, rule, droppable: true);
+            if (result is null)
+            {
+                keep = false;
+                return value;
+            }
+
+            return AnyValue.Of(result);
+        }
+
+        if (!scan || (rule is not null && !rule.Detect))
+        {
+            return value;
+        }
+
+        var detected = Detect(text, droppable: true);
+        if (detected is null)
+        {
+            keep = false;
+            return value;
+        }
+
+        return ReferenceEquals(detected, text) ? value : AnyValue.Of(detected);
+    }
+
+    /// <summary>
+    /// Valid UTF-8 is scrubbed as the string it is. Invalid UTF-8 (binary ids, hashes, compressed
+    /// blobs) cannot be read as text, so it fails closed: hiding rules apply to its base64 form; under
+    /// detection it is scanned byte-for-char (Latin-1, so embedded ASCII secrets are found) and kept
+    /// only if nothing matches and the whole value fit the scan; otherwise it becomes <c>{binary}</c>.
+    /// </summary>
+    private AnyValue ScrubBytes(AnyValue value, CompiledRule? rule, out bool keep)
+    {
+        keep = true;
+        var bytes = value.BytesValue!;
+        if (bytes.Length == 0)
+        {
+            return value;
+        }
+
+        if (Utf8.IsValid(bytes))
+        {
+            var s = StrictUtf8.GetString(bytes);
+            var result = ApplyRule(s, rule, droppable: true);
+            if (result is null)
+            {
+                keep = false;
+                return value;
+            }
+
+            return ReferenceEquals(result, s) ? value : AnyValue.Of(Encoding.UTF8.GetBytes(result));
+        }
+
+        if (rule is not null && rule.Action is not (PolicyAction.Keep or PolicyAction.Sql or PolicyAction.Url or PolicyAction.Truncate))
+        {
+            var result = ApplyRule(Convert.ToBase64String(bytes), rule, droppable: true);
+            if (result is null)
+            {
+                keep = false;
+                return value;
+            }
+
+            return AnyValue.Of(result);
+        }
+
+        if ((rule is not null && !rule.Detect) || !_policy.HasDetectors)
+        {
+            return value;
+        }
+
+        var text = Encoding.Latin1.GetString(bytes);
+        var whole = _policy.Detectors.Scan(text, _matches);
+        if (whole && _matches.Count == 0)
+        {
+            return value;
+        }
+
+        var cls = _matches.Count > 0 ? _matches[0].DataClass : "binary";
+        Record(_matches.Count > 0 ? DetectorRulePrefix + _matches[0].Detector : LimitsRule, cls, "redact");
+        _changed++;
+        return AnyValue.Of(Redactor.Placeholder("binary"));
+    }
+
+    /// <summary>Applies the key's rule to a string. Returns null when the value must be dropped.</summary>
+    private string? ApplyRule(string s, CompiledRule? rule, bool droppable)
+    {
+        if (rule is null)
+        {
+            return Detect(s, droppable);
+        }
+
+        if (s.Length == 0)
+        {
+            return s;
+        }
+
+        switch (rule.Action)
+        {
+            case PolicyAction.Drop:
+                Record(rule.Name, rule.DataClass, rule.ActionLabel);
+                return droppable ? null : Redactor.Placeholder(rule.DataClass);
+            case PolicyAction.Redact:
+                return Changed(rule, Redactor.Placeholder(rule.DataClass));
+            case PolicyAction.Pseudonymize:
+                return Changed(rule, Pseudonymizer.Pseudonymize(rule.DataClass, s));
+            case PolicyAction.Tokenize:
+                return Changed(rule, _scrubber.Vault.Tokenize(_tenant, rule.DataClass, s));
+            case PolicyAction.Mask:
+                return Changed(rule, Masker.Mask(CapForTransform(s), rule.KeepLast));
+            case PolicyAction.Generalize:
+                return Changed(rule, Generalize(s, rule.DataClass));
+            case PolicyAction.Sql:
+                return Transformed(rule, s, SqlNormalizer.Normalize(CapForTransform(s)), droppable);
+            case PolicyAction.Url:
+                return Transformed(rule, s, UrlSanitizer.Sanitize(CapForTransform(s)), droppable);
+            case PolicyAction.Truncate:
+                return Transformed(rule, s, Truncator.Truncate(s, rule.MaxChars), droppable);
+            default:
+                return rule.Detect ? Detect(s, droppable) : s;
+        }
+    }
+
+    private string Changed(CompiledRule rule, string result)
+    {
+        Record(rule.Name, rule.DataClass, rule.ActionLabel);
+        _changed++;
+        return result;
+    }
+
+    private string? Transformed(CompiledRule rule, string original, string result, bool droppable)
+    {
+        if (!string.Equals(original, result, StringComparison.Ordinal))
+        {
+            Record(rule.Name, rule.DataClass, rule.ActionLabel);
+            _changed++;
+        }
+        else
+        {
+            result = original;
+        }
+
+        return rule.Detect ? Detect(result, droppable) : result;
+    }
+
+    /// <summary>Transforms (SQL, URL, mask) work on at most the scanned prefix: their cost stays bounded per value.</summary>
+    private static string CapForTransform(string s) => s.Length <= DetectorSet.MaxScanChars ? s : Cut(s);
+
+    private static string Cut(string s)
+    {
+        var cut = char.IsHighSurrogate(s[DetectorSet.MaxScanChars - 1]) ? DetectorSet.MaxScanChars - 1 : DetectorSet.MaxScanChars;
+        return s[..cut];
+    }
+
+    private static string Generalize(string s, string dataClass)
+    {
+        var trimmed = s.Trim();
+        if (Generalizer.TryGeneralizeIp(trimmed, out var prefix))
+        {
+            return prefix;
+        }
+
+        if (Generalizer.TryGeneralizeDate(trimmed, out var year))
+        {
+            return year;
+        }
+
+        // Neither an address nor a date: fail closed.
+        return Redactor.Placeholder(dataClass);
+    }
+
+    /// <summary>Text in places that cannot be dropped (names, messages, scope): findings are replaced inline.</summary>
+    private string ScrubText(string? text) => string.IsNullOrEmpty(text) ? text ?? string.Empty : Detect(text, droppable: false)!;
+
+    /// <summary>Schema URLs are URLs: sanitized like <c>url.full</c>, then detected.</summary>
+    private string ScrubSchemaUrl(string? url)
+    {
+        if (string.IsNullOrEmpty(url))
+        {
+            return url ?? string.Empty;
+        }
+
+        var sanitized = UrlSanitizer.Sanitize(CapForTransform(url));
+        if (!string.Equals(sanitized, url, StringComparison.Ordinal))
+        {
+            Record("schema_url", "url", "url");
+            _changed++;
+        }
+        else
+        {
+            sanitized = url;
+        }
+
+        return Detect(sanitized, droppable: false)!;
+    }
+
+    private string ScrubSpanName(string? name)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            return name ?? string.Empty;
+        }
+
+        if (_policy.IsKnownCleanSpanName(name))
+        {
+            return name;
+        }
+
+        var original = name;
+        if (_policy.Document.SpanNames == SpanNameTreatment.Url && name.AsSpan().IndexOfAny('/', '?') >= 0)
+        {
+            var capped = CapForTransform(name);
+            var words = capped.Split(' ');
+            var changed = false;
+            for (var i = 0; i < words.Length; i++)
+            {
+                if (words[i].AsSpan().IndexOfAny('/', '?') >= 0)
+                {
+                    var sanitized = UrlSanitizer.Sanitize(words[i]);
+                    if (!string.Equals(sanitized, words[i], StringComparison.Ordinal))
+                    {
+                        words[i] = sanitized;
+                        changed = true;
+                    }
+                }
+            }
+
+            if (changed)
+            {
+                Record("span_names", "url", "url");
+                _changed++;
+                name = string.Join(' ', words);
+            }
+        }
+
+        var result = Detect(name, droppable: false)!;
+        if (ReferenceEquals(result, original))
+        {
+            _policy.AddCleanSpanName(original);
+        }
+
+        return result;
+    }
+
+    /// <summary>W3C tracestate <c>k=v,k2=v2</c>: detectors run on values; a member whose value must be dropped is removed.</summary>
+    private string ScrubTraceState(string? traceState)
+    {
+        if (string.IsNullOrEmpty(traceState) || !_policy.HasDetectors)
+        {
+            return traceState ?? string.Empty;
+        }
+
+        // Fast path: nothing anywhere in the header.
+        if (_policy.Detectors.Scan(traceState, _matches) && _matches.Count == 0)
+        {
+            return traceState;
+        }
+
+        var members = CapForTransform(traceState).Split(',');
+        var sb = new StringBuilder(traceState.Length);
+        foreach (var member in members)
+        {
+            var eq = member.IndexOf('=', StringComparison.Ordinal);
+            string? rebuilt;
+            if (eq < 0)
+            {
+                rebuilt = Detect(member, droppable: true);
+            }
+            else
+            {
+                var scrubbed = Detect(member[(eq + 1)..], droppable: true);
+                rebuilt = scrubbed is null ? null : string.Concat(member.AsSpan(0, eq + 1), scrubbed);
+            }
+
+            if (rebuilt is null)
+            {
+                _dropped++;
+                continue;
+            }
+
+            if (sb.Length > 0)
+            {
+                sb.Append(',');
+            }
+
+            sb.Append(rebuilt);
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Runs the detectors and applies <c>on_detect</c> to each finding. Values longer than the scan
+    /// get <c>limits.oversized_value</c>. Returns the same instance when nothing changed, null when the
+    /// value must be dropped (only if <paramref name="droppable"/>).
+    /// </summary>
+    private string? Detect(string s, bool droppable)
+    {
+        if (!_policy.HasDetectors || s.Length == 0)
+        {
+            return s;
+        }
+
+        var whole = _policy.Detectors.Scan(s, _matches);
+        if (!whole)
+        {
+            _oversized++;
+            _changed++;
+            if (_policy.Document.OversizedValue == OversizedValueAction.Redact)
+            {
+                Record(LimitsRule, "oversized", "redact");
+                return Redactor.Placeholder("oversized");
+            }
+
+            Record(LimitsRule, "oversized", "truncate");
+            s = Cut(s);
+            if (_matches.Count == 0)
+            {
+                return s;
+            }
+        }
+        else if (_matches.Count == 0)
+        {
+            return s;
+        }
+
+        // A placeholder left by an earlier action ("?session={redacted}") is not a secret to find again.
+        RemovePlaceholderMatches(s);
+        if (_matches.Count == 0)
+        {
+            return s;
+        }
+
+        foreach (var m in _matches)
+        {
+            if (_policy.InlineActionFor(m.DataClass) == PolicyAction.Drop && droppable)
+            {
+                Record(DetectorRulePrefix + m.Detector, m.DataClass, "drop");
+                return null;
+            }
+        }
+
+        var sb = new StringBuilder(s.Length + 16);
+        var pos = 0;
+        foreach (var m in _matches)
+        {
+            if (m.Start < pos || m.End > s.Length)
+            {
+                continue;
+            }
+
+            sb.Append(s, pos, m.Start - pos);
+            var action = _policy.InlineActionFor(m.DataClass);
+            sb.Append(Replace(action, m.DataClass, s.Substring(m.Start, m.Length)));
+            pos = m.End;
+            Record(DetectorRulePrefix + m.Detector, m.DataClass, action == PolicyAction.Drop ? "redact" : ActionLabel(action));
+        }
+
+        sb.Append(s, pos, s.Length - pos);
+        _changed++;
+        return sb.ToString();
+    }
+
+    private void RemovePlaceholderMatches(string s)
+    {
+        for (var i = _matches.Count - 1; i >= 0; i--)
+        {
+            var m = _matches[i];
+            if (m.Length >= 3 && s[m.Start] == '{' && s[m.End - 1] == '}' && IsPlaceholderName(s.AsSpan(m.Start + 1, m.Length - 2)))
+            {
+                _matches.RemoveAt(i);
+            }
+        }
+    }
+
+    private static bool IsPlaceholderName(ReadOnlySpan<char> name)
+    {
+        foreach (var c in name)
+        {
+            if (!(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-' or '.'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private string Replace(PolicyAction action, string dataClass, string text) => action switch
+    {
+        PolicyAction.Pseudonymize => Pseudonymizer.Pseudonymize(dataClass, text),
+        PolicyAction.Tokenize => _scrubber.Vault.Tokenize(_tenant, dataClass, text),
+        PolicyAction.Mask => Masker.Mask(text, 4),
+        PolicyAction.Generalize => Generalizer.TryGeneralizeIp(text, out var prefix) ? prefix : Redactor.Placeholder(dataClass),
+        _ => Redactor.Placeholder(dataClass),
+    };
+
+    private static string ActionLabel(PolicyAction action) => action switch
+    {
+        PolicyAction.Drop => "drop",
+        PolicyAction.Redact => "redact",
+        PolicyAction.Mask => "mask",
+        PolicyAction.Pseudonymize => "pseudonymize",
+        PolicyAction.Tokenize => "tokenize",
+        PolicyAction.Generalize => "generalize",
+        PolicyAction.Sql => "sql",
+        PolicyAction.Url => "url",
+        PolicyAction.Truncate => "truncate",
+        _ => "keep",
+    };
+
+    private void Record(string rule, string dataClass, string action)
+    {
+        _scrubber.Counters.Add(rule, dataClass, action);
+        if (_inSpan)
+        {
+            _spanTally ??= new Dictionary<string, int>(StringComparer.Ordinal);
+            _spanTally[dataClass] = _spanTally.TryGetValue(dataClass, out var n) ? n + 1 : 1;
+        }
+    }
+}
