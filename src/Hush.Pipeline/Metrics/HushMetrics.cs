@@ -1,0 +1,359 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+
+namespace Hush.Pipeline;
+
+/// <summary>
+/// Hush's own metrics registry, rendered in the Prometheus text exposition format 0.0.4
+/// (<c># HELP</c>, <c># TYPE</c>, escaped label values). Registration is thread-safe; hot paths
+/// hold a <see cref="Counter"/> obtained once from <see cref="CounterFamily.WithLabels"/>.
+/// Label values must be bounded vocabularies (pipeline, exporter, reason names): never a tenant-supplied
+/// value, attribute value or span name.
+/// </summary>
+public sealed class HushMetrics
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, MetricFamily> _families = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Registers (or returns the already registered) counter family <paramref name="name"/>.
+    /// Counter names end in <c>_total</c> by convention. Registering the same name with other label names throws.
+    /// </summary>
+    public CounterFamily Counter(string name, string help, params string[] labelNames)
+    {
+        ArgumentNullException.ThrowIfNull(help);
+        ArgumentNullException.ThrowIfNull(labelNames);
+        ValidateName(name);
+        foreach (var label in labelNames)
+        {
+            ValidateName(label);
+        }
+
+        lock (_lock)
+        {
+            if (_families.TryGetValue(name, out var existing))
+            {
+                if (existing is CounterFamily counter && counter.LabelNames.AsSpan().SequenceEqual(labelNames))
+                {
+                    return counter;
+                }
+
+                throw new ArgumentException($"Metric '{name}' is already registered with another type or other label names.", nameof(name));
+            }
+
+            var family = new CounterFamily(name, help, [.. labelNames]);
+            _families.Add(name, family);
+            return family;
+        }
+    }
+
+    /// <summary>Registers an unlabelled gauge read at scrape time. Registering the same name again replaces the reader.</summary>
+    public void Gauge(string name, string help, Func<double> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        Gauge(name, help, [], () => [new KeyValuePair<string[], double>([], read())], replace: true);
+    }
+
+    /// <summary>
+    /// Registers a labelled gauge read at scrape time. Registering the same name again with the same label
+    /// names adds a reader (so each pipeline or exporter instance contributes its own series).
+    /// </summary>
+    public void Gauge(string name, string help, string[] labelNames, Func<IEnumerable<KeyValuePair<string[], double>>> read) =>
+        Gauge(name, help, labelNames, read, replace: false);
+
+    /// <summary>Writes every family in the text exposition format (UTF-8), families ordered by name.</summary>
+    public void WriteTo(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var bytes = Encoding.UTF8.GetBytes(ToText());
+        stream.Write(bytes);
+    }
+
+    /// <summary>Renders every family in the text exposition format, families ordered by name.</summary>
+    public string ToText()
+    {
+        MetricFamily[] families;
+        lock (_lock)
+        {
+            families = [.. _families.Values];
+        }
+
+        Array.Sort(families, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        var sb = new StringBuilder(families.Length * 128);
+        foreach (var family in families)
+        {
+            sb.Append("# HELP ").Append(family.Name).Append(' ');
+            AppendEscapedHelp(sb, family.Help);
+            sb.Append('\n');
+            sb.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.TypeName).Append('\n');
+            family.AppendSamples(sb);
+        }
+
+        return sb.ToString();
+    }
+
+    private void Gauge(string name, string help, string[] labelNames, Func<IEnumerable<KeyValuePair<string[], double>>> read, bool replace)
+    {
+        ArgumentNullException.ThrowIfNull(help);
+        ArgumentNullException.ThrowIfNull(labelNames);
+        ArgumentNullException.ThrowIfNull(read);
+        ValidateName(name);
+        foreach (var label in labelNames)
+        {
+            ValidateName(label);
+        }
+
+        lock (_lock)
+        {
+            if (_families.TryGetValue(name, out var existing))
+            {
+                if (existing is GaugeFamily gauge && gauge.LabelNames.AsSpan().SequenceEqual(labelNames))
+                {
+                    gauge.AddReader(read, replace);
+                    return;
+                }
+
+                throw new ArgumentException($"Metric '{name}' is already registered with another type or other label names.", nameof(name));
+            }
+
+            var family = new GaugeFamily(name, help, [.. labelNames]);
+            family.AddReader(read, replace);
+            _families.Add(name, family);
+        }
+    }
+
+    private static void ValidateName(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            var ok = c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or '_' || (i > 0 && c is >= '0' and <= '9');
+            if (!ok)
+            {
+                throw new ArgumentException($"Metric or label name has an invalid character at offset {i}.", nameof(name));
+            }
+        }
+    }
+
+    internal static void AppendEscapedHelp(StringBuilder sb, string help)
+    {
+        foreach (var c in help)
+        {
+            switch (c)
+            {
+                case '\\': sb.Append(@"\\"); break;
+                case '\n': sb.Append(@"\n"); break;
+                default: sb.Append(c); break;
+            }
+        }
+    }
+
+    internal static void AppendEscapedLabelValue(StringBuilder sb, string value)
+    {
+        foreach (var c in value)
+        {
+            switch (c)
+            {
+                case '\\': sb.Append(@"\\"); break;
+                case '\n': sb.Append(@"\n"); break;
+                case '"': sb.Append("\\\""); break;
+                default: sb.Append(c); break;
+            }
+        }
+    }
+
+    internal static void AppendSample(StringBuilder sb, string name, string[] labelNames, string[] labelValues, double value)
+    {
+        sb.Append(name);
+        if (labelNames.Length > 0)
+        {
+            sb.Append('{');
+            for (var i = 0; i < labelNames.Length; i++)
+            {
+                if (i > 0)
+                {
+                    sb.Append(',');
+                }
+
+                sb.Append(labelNames[i]).Append("=\"");
+                AppendEscapedLabelValue(sb, i < labelValues.Length ? labelValues[i] : string.Empty);
+                sb.Append('"');
+            }
+
+            sb.Append('}');
+        }
+
+        sb.Append(' ').Append(FormatValue(value)).Append('\n');
+    }
+
+    internal static string FormatValue(double value) =>
+        double.IsPositiveInfinity(value) ? "+Inf"
+        : double.IsNegativeInfinity(value) ? "-Inf"
+        : double.IsNaN(value) ? "NaN"
+        : value.ToString("R", CultureInfo.InvariantCulture);
+
+    internal static int CompareLabelValues(string[] a, string[] b)
+    {
+        for (var i = 0; i < Math.Min(a.Length, b.Length); i++)
+        {
+            var c = string.CompareOrdinal(a[i], b[i]);
+            if (c != 0)
+            {
+                return c;
+            }
+        }
+
+        return a.Length.CompareTo(b.Length);
+    }
+}
+
+/// <summary>A named metric with HELP and TYPE lines.</summary>
+public abstract class MetricFamily
+{
+    private protected MetricFamily(string name, string help, string[] labelNames)
+    {
+        Name = name;
+        Help = help;
+        LabelNames = labelNames;
+    }
+
+    /// <summary>The metric name, such as <c>hush_pipeline_spans_submitted_total</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>The HELP text.</summary>
+    public string Help { get; }
+
+    internal string[] LabelNames { get; }
+
+    internal abstract string TypeName { get; }
+
+    internal abstract void AppendSamples(StringBuilder sb);
+}
+
+/// <summary>A counter with a fixed set of label names; one <see cref="Counter"/> per combination of label values.</summary>
+public sealed class CounterFamily : MetricFamily
+{
+    private readonly ConcurrentDictionary<string, Counter> _children = new(StringComparer.Ordinal);
+
+    internal CounterFamily(string name, string help, string[] labelNames)
+        : base(name, help, labelNames)
+    {
+        if (labelNames.Length == 0)
+        {
+            // An unlabelled counter is exposed as 0 from the start, so rate() works from the first scrape.
+            WithLabels();
+        }
+    }
+
+    internal override string TypeName => "counter";
+
+    /// <summary>
+    /// The counter for these label values (one per label name, in order). Cache the result: the lookup
+    /// allocates a key. Label values must come from a bounded vocabulary.
+    /// </summary>
+    public Counter WithLabels(params string[] labelValues)
+    {
+        ArgumentNullException.ThrowIfNull(labelValues);
+        if (labelValues.Length != LabelNames.Length)
+        {
+            throw new ArgumentException(
+                $"Metric '{Name}' takes {LabelNames.Length} label values, not {labelValues.Length}.", nameof(labelValues));
+        }
+
+        var key = labelValues.Length switch
+        {
+            0 => string.Empty,
+            1 => labelValues[0] ?? string.Empty,
+            _ => string.Join('\u0001', labelValues),
+        };
+        if (_children.TryGetValue(key, out var counter))
+        {
+            return counter;
+        }
+
+        var copy = new string[labelValues.Length];
+        for (var i = 0; i < copy.Length; i++)
+        {
+            copy[i] = labelValues[i] ?? string.Empty;
+        }
+
+        return _children.GetOrAdd(key, static (_, values) => new Counter(values), copy);
+    }
+
+    internal override void AppendSamples(StringBuilder sb)
+    {
+        var children = _children.Values.ToArray();
+        Array.Sort(children, static (a, b) => HushMetrics.CompareLabelValues(a.LabelValues, b.LabelValues));
+        foreach (var child in children)
+        {
+            HushMetrics.AppendSample(sb, Name, LabelNames, child.LabelValues, child.Value);
+        }
+    }
+}
+
+/// <summary>One monotonically increasing series. Thread-safe; <see cref="Add"/> is one interlocked add.</summary>
+public sealed class Counter
+{
+    private long _value;
+
+    internal Counter(string[] labelValues) => LabelValues = labelValues;
+
+    internal string[] LabelValues { get; }
+
+    /// <summary>The current total.</summary>
+    public long Value => Interlocked.Read(ref _value);
+
+    /// <summary>Adds <paramref name="value"/> (which must not be negative: counters only go up).</summary>
+    public void Add(long value = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(value);
+        Interlocked.Add(ref _value, value);
+    }
+}
+
+/// <summary>A gauge read at scrape time from one or more readers.</summary>
+internal sealed class GaugeFamily : MetricFamily
+{
+    private readonly Lock _lock = new();
+    private Func<IEnumerable<KeyValuePair<string[], double>>>[] _readers = [];
+
+    internal GaugeFamily(string name, string help, string[] labelNames)
+        : base(name, help, labelNames)
+    {
+    }
+
+    internal override string TypeName => "gauge";
+
+    internal void AddReader(Func<IEnumerable<KeyValuePair<string[], double>>> read, bool replace)
+    {
+        lock (_lock)
+        {
+            _readers = replace ? [read] : [.. _readers, read];
+        }
+    }
+
+    internal override void AppendSamples(StringBuilder sb)
+    {
+        var samples = new List<KeyValuePair<string[], double>>();
+        foreach (var reader in Volatile.Read(ref _readers))
+        {
+            try
+            {
+                samples.AddRange(reader());
+            }
+#pragma warning disable CA1031 // A broken reader must not break the whole scrape; its series is simply absent.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
+
+        samples.Sort(static (a, b) => HushMetrics.CompareLabelValues(a.Key, b.Key));
+        foreach (var sample in samples)
+        {
+            HushMetrics.AppendSample(sb, Name, LabelNames, sample.Key, sample.Value);
+        }
+    }
+}
