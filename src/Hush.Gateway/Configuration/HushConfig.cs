@@ -1,0 +1,133 @@
+using System.Net;
+
+namespace Hush.Gateway.Configuration;
+
+/// <summary>
+/// The validated Hush configuration, bound from a Collector-shaped YAML file (see
+/// <see cref="HushConfigLoader"/>). Immutable; build it only through the loader so every rule holds.
+/// </summary>
+public sealed class HushConfig
+{
+    /// <summary>The <c>otlp</c> receiver feeding the pipeline.</summary>
+    public required OtlpReceiverConfig Receiver { get; init; }
+
+    /// <summary>The traces pipeline: its id, batching and queue settings, and its exporters in order.</summary>
+    public required PipelineConfig Pipeline { get; init; }
+
+    /// <summary><c>processors.privacy</c>: the privacy stage always runs, listed or not.</summary>
+    public required PrivacyConfig Privacy { get; init; }
+
+    /// <summary><c>service.admin</c>: the metrics and health listener.</summary>
+    public required ListenerConfig Admin { get; init; }
+
+    /// <summary><c>service.data_dir</c>, resolved against the working directory.</summary>
+    public required string DataDir { get; init; }
+
+    /// <summary>Problems that do not stop Hush but that an operator must see (printed at start).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
+
+/// <summary>An address to listen on, from <c>endpoint: host:port</c> plus optional <c>tls</c>.</summary>
+/// <param name="Key">The config key, such as <c>receivers.otlp.protocols.grpc.endpoint</c>.</param>
+/// <param name="Address">The IP address to bind (<c>localhost</c> binds the IPv4 loopback).</param>
+/// <param name="Port">0 to 65535; 0 picks a free port (tests).</param>
+/// <param name="Tls">Certificate and key, or null for plain TCP.</param>
+public sealed record ListenerConfig(string Key, IPAddress Address, int Port, TlsConfig? Tls)
+{
+    /// <summary>True when only this machine can connect.</summary>
+    public bool IsLoopback => IPAddress.IsLoopback(Address);
+
+    /// <summary>The endpoint as written back, <c>127.0.0.1:4317</c> or <c>[::1]:4317</c>.</summary>
+    public override string ToString() => new IPEndPoint(Address, Port).ToString();
+}
+
+/// <summary>PEM certificate and private key files of a TLS listener.</summary>
+public sealed record TlsConfig(string CertFile, string KeyFile);
+
+/// <summary>The OTLP receiver (<c>receivers.otlp</c>); a protocol left out is not served.</summary>
+public sealed record OtlpReceiverConfig(string Id, GrpcProtocolConfig? Grpc, HttpProtocolConfig? Http);
+
+/// <summary><c>protocols.grpc</c>.</summary>
+/// <param name="Listener">Where to listen (HTTP/2 only).</param>
+/// <param name="MaxRecvMsgSizeBytes">Largest request message, compressed or not (<c>max_recv_msg_size_mib</c>).</param>
+public sealed record GrpcProtocolConfig(ListenerConfig Listener, int MaxRecvMsgSizeBytes);
+
+/// <summary><c>protocols.http</c>.</summary>
+/// <param name="Listener">Where to listen (HTTP/1.1 and HTTP/2).</param>
+/// <param name="MaxRequestBodySize">Largest body in bytes, before and after decompression.</param>
+public sealed record HttpProtocolConfig(ListenerConfig Listener, int MaxRequestBodySize);
+
+/// <summary><c>processors.privacy</c>.</summary>
+/// <param name="PolicyPath">A policy file, or null for the shipped default policy.</param>
+public sealed record PrivacyConfig(string? PolicyPath);
+
+/// <summary>One traces pipeline with the settings of its queue and batcher.</summary>
+public sealed record PipelineConfig
+{
+    /// <summary>The pipeline id, such as <c>traces</c>.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The processor ids listed in the pipeline, in order.</summary>
+    public IReadOnlyList<string> Processors { get; init; } = [];
+
+    /// <summary>The exporters of the pipeline, in order.</summary>
+    public required IReadOnlyList<ExporterConfig> Exporters { get; init; }
+
+    /// <summary><c>processors.batch.send_batch_size</c>.</summary>
+    public int SendBatchSize { get; init; } = 8_192;
+
+    /// <summary><c>processors.batch.timeout</c>.</summary>
+    public TimeSpan BatchTimeout { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary><c>service.queue.capacity_spans</c>.</summary>
+    public int QueueCapacitySpans { get; init; } = 131_072;
+
+    /// <summary><c>service.queue.workers</c>.</summary>
+    public int Workers { get; init; } = 2;
+
+    /// <summary><c>service.queue.retry_after</c>: the delay a throttled client is told to wait.</summary>
+    public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>service.shutdown_timeout</c>: how long a stop may spend draining.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>A configured exporter; <see cref="Id"/> is its <c>type[/name]</c>.</summary>
+public abstract record ExporterConfig(string Id);
+
+/// <summary><c>exporters.debug</c>: logs counts only, never values.</summary>
+public sealed record DebugExporterConfig(string Id) : ExporterConfig(Id);
+
+/// <summary><c>exporters.nop</c>: drops everything.</summary>
+public sealed record NopExporterConfig(string Id) : ExporterConfig(Id);
+
+/// <summary><c>exporters.otlphttp[/name]</c>: forwards to an OTLP/HTTP backend such as Tempo.</summary>
+public sealed record OtlpHttpExporterConfig(string Id) : ExporterConfig(Id)
+{
+    public required Uri Endpoint { get; init; }
+
+    /// <summary>True for <c>encoding: json</c>, false for <c>proto</c> (default).</summary>
+    public bool Json { get; init; }
+
+    /// <summary><c>compression: gzip</c> (default) or <c>none</c>.</summary>
+    public bool Gzip { get; init; } = true;
+
+    /// <summary>Extra request headers. Values are secrets: never printed.</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public bool RetryEnabled { get; init; } = true;
+
+    public TimeSpan InitialInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan MaxInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan MaxElapsedTime { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary><c>sending_queue.queue_size</c>, in batches.</summary>
+    public int QueueSize { get; init; } = 1_000;
+
+    /// <summary><c>sending_queue.num_consumers</c>.</summary>
+    public int Consumers { get; init; } = 2;
+}

@@ -1,0 +1,298 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Hush.Gateway.Admin;
+using Hush.Gateway.Configuration;
+using Hush.Gateway.Receivers;
+using Hush.Pipeline;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Hush.Gateway;
+
+/// <summary>
+/// A running Hush: the pipeline plus three Kestrel listeners (OTLP/gRPC, OTLP/HTTP, admin). Each
+/// listener is its own small web host, so the admin port keeps answering <c>/readyz</c> (503)
+/// while the receivers stop and the pipeline drains.
+/// </summary>
+public sealed class HushServer : IAsyncDisposable
+{
+    /// <summary>How long a stop waits for in-flight requests before closing connections.</summary>
+    private static readonly TimeSpan RequestDrainTimeout = TimeSpan.FromSeconds(5);
+
+    private const int StateStarting = 0;
+    private const int StateReady = 1;
+    private const int StateStopping = 2;
+    private const int StateStopped = 3;
+
+    private readonly TracePipeline _pipeline;
+    private readonly List<ISpanExporter> _ownedExporters;
+    private readonly List<WebApplication> _receivers = [];
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _stopLock = new(1, 1);
+    private WebApplication? _admin;
+    private int _state;
+
+    private HushServer(HushConfig config, TracePipeline pipeline, List<ISpanExporter> ownedExporters, HushMetrics metrics, ILogger logger)
+    {
+        Config = config;
+        _pipeline = pipeline;
+        _ownedExporters = ownedExporters;
+        Metrics = metrics;
+        _logger = logger;
+    }
+
+    /// <summary>The config this server runs.</summary>
+    public HushConfig Config { get; }
+
+    /// <summary>The metrics registry the admin port serves.</summary>
+    public HushMetrics Metrics { get; }
+
+    /// <summary>The bound OTLP/gRPC address (actual port when configured as 0), or null when gRPC is off.</summary>
+    public Uri? GrpcEndpoint { get; private set; }
+
+    /// <summary>The bound OTLP/HTTP base address, or null when HTTP is off.</summary>
+    public Uri? HttpEndpoint { get; private set; }
+
+    /// <summary>The bound admin address.</summary>
+    public Uri AdminEndpoint { get; private set; } = null!;
+
+    /// <summary>True between a completed start and the beginning of a stop.</summary>
+    public bool IsReady => Volatile.Read(ref _state) == StateReady;
+
+    /// <summary>The privacy stage used when <see cref="HushServerOptions.PrivacyStageFactory"/> is null.</summary>
+    public static IPrivacyStage CreateDefaultPrivacyStage(HushConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+
+        // The policy engine (Hush.Privacy) plugs in here once it is wired; until then spans pass unchanged.
+        return PassThroughPrivacyStage.Instance;
+    }
+
+    /// <summary>
+    /// Builds and starts the pipeline, then the listeners. Throws (after cleaning up) when a listener
+    /// cannot bind, for example because its port is taken.
+    /// </summary>
+    public static async Task<HushServer> StartAsync(HushConfig config, HushServerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        options ??= new HushServerOptions();
+        var loggerFactory = options.LoggerFactory;
+        var logger = loggerFactory.CreateLogger<HushServer>();
+        var metrics = options.Metrics ?? new HushMetrics();
+        foreach (var warning in config.Warnings)
+        {
+            Log.ConfigWarning(logger, warning);
+        }
+
+        var owned = CreateExporters(config, metrics, loggerFactory, options.TimeProvider);
+        var exporters = new List<ISpanExporter>(owned);
+        exporters.AddRange(options.AdditionalExporters);
+        var privacy = (options.PrivacyStageFactory ?? CreateDefaultPrivacyStage)(config);
+        var pipeline = new TracePipeline(config.Pipeline.Id, ToPipelineOptions(config.Pipeline), privacy, [], exporters, metrics, loggerFactory, options.TimeProvider);
+        var server = new HushServer(config, pipeline, owned, metrics, logger);
+        try
+        {
+            await server.StartCoreAsync(loggerFactory, cancellationToken);
+        }
+        catch
+        {
+            await server.StopAsync(CancellationToken.None);
+            throw;
+        }
+
+        return server;
+    }
+
+    private async Task StartCoreAsync(ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        var admin = new AdminEndpoints(Metrics, () => IsReady, () => Volatile.Read(ref _state) == StateStarting ? "starting" : "stopping");
+        _admin = BuildHost(Config.Admin, HttpProtocols.Http1AndHttp2, loggerFactory, admin.HandleAsync);
+        await _admin.StartAsync(cancellationToken);
+        AdminEndpoint = BoundAddress(_admin);
+        Log.Listening(_logger, "admin", AdminEndpoint);
+
+        await _pipeline.StartAsync(cancellationToken);
+
+        if (Config.Receiver.Grpc is { } grpc)
+        {
+            var receiver = new OtlpGrpcReceiver(grpc, _pipeline, Metrics, loggerFactory.CreateLogger<OtlpGrpcReceiver>());
+            var host = BuildHost(grpc.Listener, HttpProtocols.Http2, loggerFactory, receiver.HandleAsync);
+            _receivers.Add(host);
+            await host.StartAsync(cancellationToken);
+            GrpcEndpoint = BoundAddress(host);
+            Log.Listening(_logger, "OTLP/gRPC", GrpcEndpoint);
+        }
+
+        if (Config.Receiver.Http is { } http)
+        {
+            var receiver = new OtlpHttpReceiver(http, _pipeline, Metrics, loggerFactory.CreateLogger<OtlpHttpReceiver>());
+            var host = BuildHost(http.Listener, HttpProtocols.Http1AndHttp2, loggerFactory, receiver.HandleAsync);
+            _receivers.Add(host);
+            await host.StartAsync(cancellationToken);
+            HttpEndpoint = BoundAddress(host);
+            Log.Listening(_logger, "OTLP/HTTP", HttpEndpoint);
+        }
+
+        Interlocked.CompareExchange(ref _state, StateReady, StateStarting);
+        var exporterIds = string.Join(", ", Config.Pipeline.Exporters.Select(e => e.Id));
+        Log.Ready(_logger, _pipeline.Name, exporterIds);
+    }
+
+    /// <summary>
+    /// Stops: <c>/readyz</c> turns 503, the receivers finish in-flight requests and close, the
+    /// pipeline drains every accepted span through the exporters, then the admin port closes.
+    /// Safe to call twice.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _stopLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (Volatile.Read(ref _state) == StateStopped)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _state, StateStopping);
+            Log.Stopping(_logger);
+            foreach (var host in _receivers)
+            {
+                await StopHostAsync(host, cancellationToken);
+            }
+
+            await _pipeline.StopAsync(cancellationToken);
+            foreach (var exporter in _ownedExporters)
+            {
+                await exporter.DisposeAsync();
+            }
+
+            if (_admin is not null)
+            {
+                await StopHostAsync(_admin, cancellationToken);
+            }
+
+            await _pipeline.DisposeAsync();
+            Volatile.Write(ref _state, StateStopped);
+            Log.Stopped(_logger);
+        }
+        finally
+        {
+            _stopLock.Release();
+        }
+    }
+
+    /// <summary>Stops (draining) if not yet stopped.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        _stopLock.Dispose();
+    }
+
+    private static async Task StopHostAsync(WebApplication host, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RequestDrainTimeout);
+        try
+        {
+            await host.StopAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // In-flight requests past the drain timeout are cut; the host still stops.
+        }
+
+        await host.DisposeAsync();
+    }
+
+    private static WebApplication BuildHost(ListenerConfig listener, HttpProtocols protocols, ILoggerFactory loggerFactory, RequestDelegate handler)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Hush" });
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(listener.Address, listener.Port, listen =>
+            {
+                // HTTP/1.1 and HTTP/2 on one port need TLS (ALPN); on plain TCP such a listener speaks HTTP/1.1.
+                listen.Protocols = protocols == HttpProtocols.Http1AndHttp2 && listener.Tls is null ? HttpProtocols.Http1 : protocols;
+                if (listener.Tls is { } tls)
+                {
+                    listen.UseHttps(X509Certificate2.CreateFromPemFile(tls.CertFile, tls.KeyFile));
+                }
+            });
+        });
+        var app = builder.Build();
+        app.Run(handler);
+        return app;
+    }
+
+    private static Uri BoundAddress(WebApplication host)
+    {
+        var server = host.Services.GetRequiredService<IServer>();
+        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException("the listener reported no bound address");
+        return new Uri(address);
+    }
+
+    internal static PipelineOptions ToPipelineOptions(PipelineConfig config) => new()
+    {
+        QueueCapacitySpans = config.QueueCapacitySpans,
+        SendBatchSize = config.SendBatchSize,
+        BatchTimeout = config.BatchTimeout,
+        Workers = config.Workers,
+        RetryAfter = config.RetryAfter,
+        ShutdownTimeout = config.ShutdownTimeout,
+    };
+
+    internal static OtlpHttpExporterOptions ToExporterOptions(OtlpHttpExporterConfig otlp) => new()
+    {
+        Endpoint = otlp.Endpoint,
+        Encoding = otlp.Json ? OtlpEncoding.Json : OtlpEncoding.Protobuf,
+        Gzip = otlp.Gzip,
+        Headers = otlp.Headers,
+        Timeout = otlp.Timeout,
+        RetryEnabled = otlp.RetryEnabled,
+        InitialInterval = otlp.InitialInterval,
+        MaxInterval = otlp.MaxInterval,
+        MaxElapsedTime = otlp.MaxElapsedTime,
+        QueueSize = otlp.QueueSize,
+        Consumers = otlp.Consumers,
+    };
+
+    private static List<ISpanExporter> CreateExporters(HushConfig config, HushMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        var exporters = new List<ISpanExporter>();
+        foreach (var exporter in config.Pipeline.Exporters)
+        {
+            switch (exporter)
+            {
+                case DebugExporterConfig debug:
+                    exporters.Add(new DebugExporter(debug.Id, loggerFactory.CreateLogger<DebugExporter>(), metrics));
+                    break;
+                case NopExporterConfig nop:
+                    exporters.Add(new NopExporter(nop.Id, metrics));
+                    break;
+                case OtlpHttpExporterConfig otlp:
+                    var options = ToExporterOptions(otlp);
+                    var errors = options.Validate("exporters." + otlp.Id);
+                    if (errors.Count > 0)
+                    {
+                        throw new InvalidOperationException("invalid exporter settings: " + string.Join("; ", errors));
+                    }
+
+                    exporters.Add(new OtlpHttpExporter(otlp.Id, options, metrics, loggerFactory.CreateLogger<OtlpHttpExporter>(), time));
+                    break;
+            }
+        }
+
+        return exporters;
+    }
+}

@@ -1,0 +1,28 @@
+using Hush.Gateway.Configuration;
+using Hush.Pipeline;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Hush.Gateway;
+
+/// <summary>What a host supplies besides the config: logging, time, and the seams tests and the coordinator plug into.</summary>
+public sealed class HushServerOptions
+{
+    /// <summary>Where logs go; nothing is logged by default.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>The clock of the pipeline and exporters.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// Builds the privacy stage from the config. The one place the policy engine plugs in; null uses
+    /// <see cref="HushServer.CreateDefaultPrivacyStage"/>.
+    /// </summary>
+    public Func<HushConfig, IPrivacyStage>? PrivacyStageFactory { get; init; }
+
+    /// <summary>Exporters added after the configured ones (test sinks, embedded stores).</summary>
+    public IReadOnlyList<ISpanExporter> AdditionalExporters { get; init; } = [];
+
+    /// <summary>The metrics registry; a new one by default.</summary>
+    public HushMetrics? Metrics { get; init; }
+}

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using Hush.Cli.Commands;
+
+namespace Hush.Gateway.Tests.Cli;
+
+public sealed class ServeCommandTests
+{
+    private static string TestData(string name) => Path.Combine(AppContext.BaseDirectory, "testdata", name);
+
+    [Fact]
+    public async Task RunAsync_InvalidConfig_Exits1ListingEveryErrorWithoutSecrets()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var code = await ServeCommand.RunAsync(TestData("many-mistakes.yaml"), output, error, new Dictionary<string, string?>(), null, default);
+
+        Assert.Equal(1, code);
+        var text = error.ToString();
+        Assert.Contains("is invalid (15 errors)", text, StringComparison.Ordinal);
+        Assert.Contains("  - 'exporters.otlphttp/tempo.endpoint' is required", text, StringComparison.Ordinal);
+        Assert.Contains("  - 'service.pipelines.traces.exporters' names 'foo', which is not defined under 'exporters'", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("PLANTED_SECRET", text, StringComparison.Ordinal);
+        Assert.Empty(output.ToString());
+    }
+
+    [Fact]
+    public async Task Invoke_ServeWithBadConfigThroughParser_Exits1()
+    {
+        var root = new RootCommand { ServeCommand.Create() };
+
+        var code = await root.Parse(["serve", "--config", TestData("many-mistakes.yaml")]).InvokeAsync();
+
+        Assert.Equal(1, code);
+    }
+
+    [Fact]
+    public async Task RunAsync_MissingFile_Exits1()
+    {
+        var error = new StringWriter();
+
+        var code = await ServeCommand.RunAsync(TestData("nope.yaml"), TextWriter.Null, error, new Dictionary<string, string?>(), null, default);
+
+        Assert.Equal(1, code);
+        Assert.Contains("cannot read the config file", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_DefaultConfigOnEphemeralPorts_PrintsEndpointsAndAuthWarningThenStops()
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["HUSH_RECEIVERS__OTLP__PROTOCOLS__GRPC__ENDPOINT"] = "127.0.0.1:0",
+            ["HUSH_RECEIVERS__OTLP__PROTOCOLS__HTTP__ENDPOINT"] = "127.0.0.1:0",
+            ["HUSH_SERVICE__ADMIN__ENDPOINT"] = "127.0.0.1:0",
+            ["HUSH_SERVICE__DATA_DIR"] = Path.GetTempPath(),
+        };
+        var output = new StringWriter();
+        using var stop = new CancellationTokenSource();
+        HushServer? started = null;
+
+        var code = await ServeCommand.RunAsync(null, output, TextWriter.Null, env, server =>
+        {
+            started = server;
+            stop.Cancel();
+        }, stop.Token);
+
+        Assert.Equal(0, code);
+        var text = output.ToString();
+        Assert.NotNull(started);
+        Assert.Contains($"OTLP/gRPC listening on {started.GrpcEndpoint}", text, StringComparison.Ordinal);
+        Assert.Contains($"OTLP/HTTP listening on {started.HttpEndpoint}v1/traces", text, StringComparison.Ordinal);
+        Assert.Contains("AUTHENTICATION IS NOT CONFIGURED YET", text, StringComparison.Ordinal);
+        Assert.Contains("hush: stopped", text, StringComparison.Ordinal);
+        Assert.False(started.IsReady);
+    }
+}

@@ -1,0 +1,106 @@
+using System.Net;
+using Hush.Gateway.Configuration;
+using Hush.Otlp;
+using Microsoft.Extensions.Logging;
+
+namespace Hush.Gateway.Tests.Support;
+
+/// <summary>A running HushServer on ephemeral loopback ports with a sink exporter and captured logs.</summary>
+internal sealed class GatewayFixture : IAsyncDisposable
+{
+    /// <summary>An attribute value no response body or log line may ever contain.</summary>
+    public const string Planted = "PLANTED-7f3a-jane.doe@example.com";
+
+    public const string Yaml = """
+        receivers:
+          otlp:
+            protocols:
+              grpc: { endpoint: 127.0.0.1:0, max_recv_msg_size_mib: 1 }
+              http: { endpoint: 127.0.0.1:0, max_request_body_size: 1MiB }
+        processors:
+          batch: { send_batch_size: BATCH, timeout: 5ms }
+        exporters:
+          nop: {}
+        service:
+          pipelines:
+            traces: { receivers: [otlp], processors: [batch], exporters: [nop] }
+          admin: { endpoint: 127.0.0.1:0 }
+          queue: { capacity_spans: CAPACITY, workers: 1 }
+        """;
+
+    private readonly ILoggerFactory _loggerFactory;
+
+    private GatewayFixture(HushServer server, SinkExporter sink, CapturingLoggerProvider logs, ILoggerFactory loggerFactory)
+    {
+        Server = server;
+        Sink = sink;
+        Logs = logs;
+        _loggerFactory = loggerFactory;
+        Http = new HttpClient { BaseAddress = server.HttpEndpoint, Timeout = TimeSpan.FromSeconds(20) };
+        Grpc = new HttpClient(new SocketsHttpHandler())
+        {
+            BaseAddress = server.GrpcEndpoint,
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Timeout = TimeSpan.FromSeconds(20),
+        };
+        Admin = new HttpClient { BaseAddress = server.AdminEndpoint, Timeout = TimeSpan.FromSeconds(20) };
+    }
+
+    public HushServer Server { get; }
+
+    public SinkExporter Sink { get; }
+
+    public CapturingLoggerProvider Logs { get; }
+
+    public HttpClient Http { get; }
+
+    public HttpClient Grpc { get; }
+
+    public HttpClient Admin { get; }
+
+    public static async Task<GatewayFixture> StartAsync(int capacitySpans = 131_072, string? yaml = null, Func<HushConfig, Hush.Pipeline.IPrivacyStage>? privacy = null)
+    {
+        var loaded = HushConfigLoader.LoadYaml((yaml ?? Yaml)
+            .Replace("CAPACITY", capacitySpans.ToString(), StringComparison.Ordinal)
+            .Replace("BATCH", Math.Min(1000, capacitySpans).ToString(), StringComparison.Ordinal), new Dictionary<string, string?>());
+        Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
+        var logs = new CapturingLoggerProvider();
+        var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
+        var sink = new SinkExporter();
+        var server = await HushServer.StartAsync(loaded.Config!, new HushServerOptions { LoggerFactory = loggerFactory, AdditionalExporters = [sink], PrivacyStageFactory = privacy });
+        return new GatewayFixture(server, sink, logs, loggerFactory);
+    }
+
+    /// <summary>A request with <paramref name="spans"/> spans named <c>{prefix}-{i}</c>, each carrying the planted value.</summary>
+    public static TraceRequest Request(string prefix, int spans = 1)
+    {
+        var scope = new ScopeSpans { Scope = new InstrumentationScope { Name = "test" } };
+        for (var i = 0; i < spans; i++)
+        {
+            scope.Spans.Add(new Span
+            {
+                TraceId = new TraceId(0x0102030405060708, (ulong)(i + 1)),
+                SpanId = new SpanId((ulong)(i + 100)),
+                Name = $"{prefix}-{i}",
+                Kind = SpanKind.Server,
+                StartTimeUnixNano = 1_700_000_000_000_000_000,
+                EndTimeUnixNano = 1_700_000_000_100_000_000,
+                Attributes = [new KeyValue("user.email", AnyValue.Of(Planted))],
+            });
+        }
+
+        var rs = new ResourceSpans { ScopeSpans = [scope] };
+        rs.Resource.Attributes.Add(new KeyValue("service.name", AnyValue.Of("checkout")));
+        return new TraceRequest { ResourceSpans = [rs] };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        Grpc.Dispose();
+        Admin.Dispose();
+        await Server.DisposeAsync();
+        _loggerFactory.Dispose();
+    }
+}
