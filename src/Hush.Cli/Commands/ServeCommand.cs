@@ -1,9 +1,119 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
+using Hush.Gateway;
+using Hush.Gateway.Configuration;
+using Microsoft.Extensions.Logging;
 
 namespace Hush.Cli.Commands;
 
-// PLACEHOLDER: replaced by the helper that owns 'hush serve'.
+/// <summary><c>hush serve [--config FILE]</c>: runs the gateway until Ctrl+C or SIGTERM.</summary>
 internal static class ServeCommand
 {
-    public static Command Create() => new("serve", "not built yet");
+    public static Command Create()
+    {
+        var config = new Option<FileInfo?>("--config", "-c")
+        {
+            HelpName = "FILE",
+            Description = "A Collector-style YAML config file. Without it Hush runs the embedded default (loopback only). "
+                + "Environment overrides: " + HushConfigLoader.EnvironmentOverrideRule,
+        };
+        var command = new Command("serve", "Run the Hush gateway: OTLP/gRPC and OTLP/HTTP receivers, the pipeline and the admin port.");
+        command.Options.Add(config);
+
+        // A synchronous action: Hush handles SIGINT/SIGTERM itself so a stop can drain the pipeline
+        // for as long as 'service.shutdown_timeout' allows, not the parser's short termination timeout.
+        command.SetAction(result =>
+        {
+            using var stop = new CancellationTokenSource();
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            return RunAsync(result.GetValue(config)?.FullName, Console.Out, Console.Error, null, null, stop.Token).GetAwaiter().GetResult();
+
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Loads the config, starts Hush, prints where it listens, and runs until <paramref name="stop"/>
+    /// fires. Returns 1 (after printing every error) on an invalid config or a failed start.
+    /// </summary>
+    internal static async Task<int> RunAsync(
+        string? configPath,
+        TextWriter output,
+        TextWriter error,
+        IReadOnlyDictionary<string, string?>? environment,
+        Action<HushServer>? onStarted,
+        CancellationToken stop)
+    {
+        var loaded = configPath is null ? HushConfigLoader.LoadDefault(environment) : HushConfigLoader.LoadFile(configPath, environment);
+        foreach (var warning in loaded.Warnings)
+        {
+            await error.WriteLineAsync(warning);
+        }
+
+        if (loaded.Config is null)
+        {
+            await error.WriteLineAsync($"hush: the config{(configPath is null ? string.Empty : " " + configPath)} is invalid ({loaded.Errors.Count} errors):");
+            foreach (var problem in loaded.Errors)
+            {
+                await error.WriteLineAsync("  - " + problem);
+            }
+
+            return 1;
+        }
+
+        using var loggerFactory = LoggerFactory.Create(logging => logging
+            .SetMinimumLevel(LogLevel.Information)
+            .AddFilter("Microsoft", LogLevel.Warning)
+            .AddSimpleConsole(console => console.SingleLine = true));
+        HushServer server;
+        try
+        {
+            server = await HushServer.StartAsync(loaded.Config, new HushServerOptions { LoggerFactory = loggerFactory }, stop);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            await error.WriteLineAsync($"hush: could not start: {ex.Message}");
+            return 1;
+        }
+
+        await using (server)
+        {
+            if (server.GrpcEndpoint is { } grpc)
+            {
+                await output.WriteLineAsync($"hush: OTLP/gRPC listening on {grpc}");
+            }
+
+            if (server.HttpEndpoint is { } http)
+            {
+                await output.WriteLineAsync($"hush: OTLP/HTTP listening on {http}v1/traces");
+            }
+
+            await output.WriteLineAsync($"hush: admin listening on {server.AdminEndpoint} (/metrics, /healthz, /readyz)");
+            await output.WriteLineAsync($"hush: exporting to {string.Join(", ", loaded.Config.Pipeline.Exporters.Select(e => e.Id))}");
+            await output.WriteLineAsync("hush: !!! AUTHENTICATION IS NOT CONFIGURED YET: every sender is accepted as tenant 'dev'. "
+                + "Keep the listeners on loopback. !!!");
+            await output.WriteLineAsync("hush: press Ctrl+C to stop");
+            await output.FlushAsync(CancellationToken.None);
+            onStarted?.Invoke(server);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await output.WriteLineAsync("hush: stopping (draining the pipeline)");
+            await server.StopAsync(CancellationToken.None);
+            await output.WriteLineAsync("hush: stopped");
+        }
+
+        return 0;
+    }
 }
