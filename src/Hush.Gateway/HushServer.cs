@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Hush.Gateway.Admin;
 using Hush.Gateway.Configuration;
+using Hush.Gateway.Privacy;
 using Hush.Gateway.Receivers;
 using Hush.Pipeline;
 using Microsoft.AspNetCore.Builder;
@@ -31,6 +32,7 @@ public sealed class HushServer : IAsyncDisposable
     private const int StateStopped = 3;
 
     private readonly TracePipeline _pipeline;
+    private readonly IPrivacyStage _privacy;
     private readonly List<ISpanExporter> _ownedExporters;
     private readonly List<WebApplication> _receivers = [];
     private readonly ILogger _logger;
@@ -38,10 +40,11 @@ public sealed class HushServer : IAsyncDisposable
     private WebApplication? _admin;
     private int _state;
 
-    private HushServer(HushConfig config, TracePipeline pipeline, List<ISpanExporter> ownedExporters, HushMetrics metrics, ILogger logger)
+    private HushServer(HushConfig config, TracePipeline pipeline, IPrivacyStage privacy, List<ISpanExporter> ownedExporters, HushMetrics metrics, ILogger logger)
     {
         Config = config;
         _pipeline = pipeline;
+        _privacy = privacy;
         _ownedExporters = ownedExporters;
         Metrics = metrics;
         _logger = logger;
@@ -65,14 +68,11 @@ public sealed class HushServer : IAsyncDisposable
     /// <summary>True between a completed start and the beginning of a stop.</summary>
     public bool IsReady => Volatile.Read(ref _state) == StateReady;
 
-    /// <summary>The privacy stage used when <see cref="HushServerOptions.PrivacyStageFactory"/> is null.</summary>
-    public static IPrivacyStage CreateDefaultPrivacyStage(HushConfig config)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-
-        // The policy engine (Hush.Privacy) plugs in here once it is wired; until then spans pass unchanged.
-        return PassThroughPrivacyStage.Instance;
-    }
+    /// <summary>
+    /// Re-reads the privacy policy file (what SIGHUP does). A broken file keeps the policy in force and the
+    /// result lists its errors. Null when the privacy stage is not the policy engine (a test seam).
+    /// </summary>
+    public Hush.Privacy.PolicyReloadResult? ReloadPolicy() => (_privacy as PolicyPrivacyStage)?.Reload();
 
     /// <summary>
     /// Builds and starts the pipeline, then the listeners. Throws (after cleaning up) when a listener
@@ -90,12 +90,15 @@ public sealed class HushServer : IAsyncDisposable
             Log.ConfigWarning(logger, warning);
         }
 
+        // The privacy stage first: a broken policy or secret refuses to start before anything listens.
+        var privacy = options.PrivacyStageFactory is { } factory
+            ? factory(config)
+            : PolicyPrivacyStage.Create(config, metrics, loggerFactory);
         var owned = CreateExporters(config, metrics, loggerFactory, options.TimeProvider);
         var exporters = new List<ISpanExporter>(owned);
         exporters.AddRange(options.AdditionalExporters);
-        var privacy = (options.PrivacyStageFactory ?? CreateDefaultPrivacyStage)(config);
         var pipeline = new TracePipeline(config.Pipeline.Id, ToPipelineOptions(config.Pipeline), privacy, [], exporters, metrics, loggerFactory, options.TimeProvider);
-        var server = new HushServer(config, pipeline, owned, metrics, logger);
+        var server = new HushServer(config, pipeline, privacy, owned, metrics, logger);
         try
         {
             await server.StartCoreAsync(loggerFactory, cancellationToken);
@@ -178,6 +181,7 @@ public sealed class HushServer : IAsyncDisposable
             }
 
             await _pipeline.DisposeAsync();
+            (_privacy as IDisposable)?.Dispose();
             Volatile.Write(ref _state, StateStopped);
             Log.Stopped(_logger);
         }

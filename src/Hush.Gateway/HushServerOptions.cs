@@ -15,8 +15,8 @@ public sealed class HushServerOptions
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>
-    /// Builds the privacy stage from the config. The one place the policy engine plugs in; null uses
-    /// <see cref="HushServer.CreateDefaultPrivacyStage"/>.
+    /// Replaces the privacy stage (tests only: a stage that throws, or one that records). Null, the default,
+    /// runs the policy engine, <see cref="Privacy.PolicyPrivacyStage"/>, over <c>processors.privacy</c>.
     /// </summary>
     public Func<HushConfig, IPrivacyStage>? PrivacyStageFactory { get; init; }
 

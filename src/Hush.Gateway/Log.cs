@@ -35,4 +35,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 4014, Level = LogLevel.Debug, Message = "{Transport} receiver: the request body could not be read ({ExceptionType}); the client went away or was too slow")]
     internal static partial void ReadFailed(ILogger logger, string transport, string exceptionType);
 
+    [LoggerMessage(EventId = 4020, Level = LogLevel.Information, Message = "privacy: enforcing {Policy} (fingerprint {Fingerprint}); pseudonym secret from {SecretSource}")]
+    internal static partial void PrivacyReady(ILogger logger, string policy, string fingerprint, string secretSource);
 }

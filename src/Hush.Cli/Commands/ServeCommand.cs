@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Hush.Gateway;
 using Hush.Gateway.Configuration;
+using Hush.Privacy;
 using Microsoft.Extensions.Logging;
 
 namespace Hush.Cli.Commands;
@@ -27,7 +28,16 @@ internal static class ServeCommand
             using var stop = new CancellationTokenSource();
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-            return RunAsync(result.GetValue(config)?.FullName, Console.Out, Console.Error, null, null, stop.Token).GetAwaiter().GetResult();
+            HushServer? running = null;
+            using var sighup = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true;
+                if (Volatile.Read(ref running) is { } server)
+                {
+                    ReportReload(server.ReloadPolicy(), Console.Out, Console.Error);
+                }
+            });
+            return RunAsync(result.GetValue(config)?.FullName, Console.Out, Console.Error, null, s => Volatile.Write(ref running, s), stop.Token).GetAwaiter().GetResult();
 
             void OnSignal(PosixSignalContext context)
             {
@@ -36,6 +46,29 @@ internal static class ServeCommand
             }
         });
         return command;
+    }
+
+    /// <summary>Prints the outcome of a SIGHUP reload; a broken file lists its errors and the old policy stays.</summary>
+    internal static void ReportReload(PolicyReloadResult? result, TextWriter output, TextWriter error)
+    {
+        if (result is null)
+        {
+            return;
+        }
+
+        if (result.Success)
+        {
+            output.WriteLine(result.Changed
+                ? $"hush: privacy policy reloaded (fingerprint {result.Current.Fingerprint})"
+                : "hush: privacy policy unchanged");
+            return;
+        }
+
+        error.WriteLine($"hush: the privacy policy file is invalid ({result.Errors.Count} errors); the policy in force stays (fingerprint {result.Current.Fingerprint}):");
+        foreach (var problem in result.Errors)
+        {
+            error.WriteLine("  - " + problem);
+        }
     }
 
     /// <summary>
@@ -76,6 +109,16 @@ internal static class ServeCommand
         {
             server = await HushServer.StartAsync(loaded.Config, new HushServerOptions { LoggerFactory = loggerFactory }, stop);
         }
+        catch (PolicyLoadException ex)
+        {
+            await error.WriteLineAsync($"hush: could not start: the privacy policy is invalid ({ex.Errors.Count} errors):");
+            foreach (var problem in ex.Errors)
+            {
+                await error.WriteLineAsync("  - " + problem);
+            }
+
+            return 1;
+        }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
         {
             await error.WriteLineAsync($"hush: could not start: {ex.Message}");
@@ -96,6 +139,9 @@ internal static class ServeCommand
 
             await output.WriteLineAsync($"hush: admin listening on {server.AdminEndpoint} (/metrics, /healthz, /readyz)");
             await output.WriteLineAsync($"hush: exporting to {string.Join(", ", loaded.Config.Pipeline.Exporters.Select(e => e.Id))}");
+            await output.WriteLineAsync(loaded.Config.Privacy.PolicyPath is { } policy
+                ? $"hush: privacy policy {policy} (reloaded on change and on SIGHUP)"
+                : "hush: privacy policy: the shipped default (see 'hush policy lint :default')");
             await output.WriteLineAsync("hush: !!! AUTHENTICATION IS NOT CONFIGURED YET: every sender is accepted as tenant 'dev'. "
                 + "Keep the listeners on loopback. !!!");
             await output.WriteLineAsync("hush: press Ctrl+C to stop");

@@ -58,8 +58,13 @@ public sealed record GrpcProtocolConfig(ListenerConfig Listener, int MaxRecvMsgS
 public sealed record HttpProtocolConfig(ListenerConfig Listener, int MaxRequestBodySize);
 
 /// <summary><c>processors.privacy</c>.</summary>
-/// <param name="PolicyPath">A policy file, or null for the shipped default policy.</param>
-public sealed record PrivacyConfig(string? PolicyPath);
+/// <param name="PolicyPath">A policy file (<c>policy</c>), or null for the shipped default policy.</param>
+/// <param name="WatchPolicy">Reload the policy file when it changes (<c>watch</c>, default true); SIGHUP always reloads.</param>
+/// <param name="SecretFile">
+/// The pseudonym master secret (<c>secret_file</c>): base64 of at least 32 bytes. Null means
+/// <c>HUSH_PSEUDONYM_SECRET</c> if set, else <c>{data_dir}/keys/pseudonym.key</c>, created on first start.
+/// </param>
+public sealed record PrivacyConfig(string? PolicyPath, bool WatchPolicy = true, string? SecretFile = null);
 
 /// <summary>One traces pipeline with the settings of its queue and batcher.</summary>
 public sealed record PipelineConfig

@@ -1,5 +1,6 @@
 using System.Collections;
 using Hush.Gateway.Configuration.Implementation;
+using Hush.Privacy;
 
 namespace Hush.Gateway.Configuration;
 
@@ -115,14 +116,7 @@ public static class HushConfigLoader
             }
             else
             {
-                var policy = reader.String("policy");
-                if (policy is not null)
-                {
-                    reader.RequireFile("policy", policy);
-                    privacy = new PrivacyConfig(Path.GetFullPath(policy));
-                }
-
-                reader.Finish();
+                privacy = BindPrivacy(reader, errors);
             }
         }
 
@@ -315,6 +309,39 @@ public static class HushConfigLoader
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Binds <c>processors.privacy</c> and compiles its policy file now, so a broken policy is reported with
+    /// every other config error and Hush refuses to start on it.
+    /// </summary>
+    private static PrivacyConfig BindPrivacy(MapReader reader, List<string> errors)
+    {
+        var policy = reader.String("policy");
+        var watch = reader.Bool("watch", true);
+        var secretFile = reader.String("secret_file");
+        if (secretFile is not null)
+        {
+            reader.RequireFile("secret_file", secretFile);
+        }
+
+        string? policyPath = null;
+        if (policy is not null)
+        {
+            var errorsBefore = errors.Count;
+            reader.RequireFile("policy", policy);
+            if (errors.Count == errorsBefore)
+            {
+                policyPath = Path.GetFullPath(policy);
+                foreach (var problem in PolicyLoader.LoadFile(policyPath).Errors)
+                {
+                    errors.Add($"'{reader.KeyPath("policy")}': {problem}");
+                }
+            }
+        }
+
+        reader.Finish();
+        return new PrivacyConfig(policyPath, watch, secretFile is null ? null : Path.GetFullPath(secretFile));
     }
 
     private static OtlpReceiverConfig BindOtlpReceiver(string id, MapReader reader, List<string> errors)

@@ -52,7 +52,7 @@ public sealed class HushMetrics
     public void Gauge(string name, string help, Func<double> read)
     {
         ArgumentNullException.ThrowIfNull(read);
-        Gauge(name, help, [], () => [new KeyValuePair<string[], double>([], read())], replace: true);
+        Observed(ObservedFamily.GaugeType, name, help, [], () => [new KeyValuePair<string[], double>([], read())], replace: true);
     }
 
     /// <summary>
@@ -60,7 +60,15 @@ public sealed class HushMetrics
     /// names adds a reader (so each pipeline or exporter instance contributes its own series).
     /// </summary>
     public void Gauge(string name, string help, string[] labelNames, Func<IEnumerable<KeyValuePair<string[], double>>> read) =>
-        Gauge(name, help, labelNames, read, replace: false);
+        Observed(ObservedFamily.GaugeType, name, help, labelNames, read, replace: false);
+
+    /// <summary>
+    /// Registers a labelled counter whose totals are kept elsewhere (such as the privacy engine's counters)
+    /// and read at scrape time. The reader must only ever report growing values. Registering the same name
+    /// again with the same label names adds a reader.
+    /// </summary>
+    public void ObservedCounter(string name, string help, string[] labelNames, Func<IEnumerable<KeyValuePair<string[], double>>> read) =>
+        Observed(ObservedFamily.CounterType, name, help, labelNames, read, replace: false);
 
     /// <summary>Writes every family in the text exposition format (UTF-8), families ordered by name.</summary>
     public void WriteTo(Stream stream)
@@ -93,7 +101,7 @@ public sealed class HushMetrics
         return sb.ToString();
     }
 
-    private void Gauge(string name, string help, string[] labelNames, Func<IEnumerable<KeyValuePair<string[], double>>> read, bool replace)
+    private void Observed(string typeName, string name, string help, string[] labelNames, Func<IEnumerable<KeyValuePair<string[], double>>> read, bool replace)
     {
         ArgumentNullException.ThrowIfNull(help);
         ArgumentNullException.ThrowIfNull(labelNames);
@@ -108,16 +116,16 @@ public sealed class HushMetrics
         {
             if (_families.TryGetValue(name, out var existing))
             {
-                if (existing is GaugeFamily gauge && gauge.LabelNames.AsSpan().SequenceEqual(labelNames))
+                if (existing is ObservedFamily observed && observed.TypeName == typeName && observed.LabelNames.AsSpan().SequenceEqual(labelNames))
                 {
-                    gauge.AddReader(read, replace);
+                    observed.AddReader(read, replace);
                     return;
                 }
 
                 throw new ArgumentException($"Metric '{name}' is already registered with another type or other label names.", nameof(name));
             }
 
-            var family = new GaugeFamily(name, help, [.. labelNames]);
+            var family = new ObservedFamily(typeName, name, help, [.. labelNames]);
             family.AddReader(read, replace);
             _families.Add(name, family);
         }
@@ -313,18 +321,22 @@ public sealed class Counter
     }
 }
 
-/// <summary>A gauge read at scrape time from one or more readers.</summary>
-internal sealed class GaugeFamily : MetricFamily
+/// <summary>A gauge, or a counter kept elsewhere, read at scrape time from one or more readers.</summary>
+internal sealed class ObservedFamily : MetricFamily
 {
+    internal const string GaugeType = "gauge";
+    internal const string CounterType = "counter";
+
     private readonly Lock _lock = new();
     private Func<IEnumerable<KeyValuePair<string[], double>>>[] _readers = [];
 
-    internal GaugeFamily(string name, string help, string[] labelNames)
+    internal ObservedFamily(string typeName, string name, string help, string[] labelNames)
         : base(name, help, labelNames)
     {
+        TypeName = typeName;
     }
 
-    internal override string TypeName => "gauge";
+    internal override string TypeName { get; }
 
     internal void AddReader(Func<IEnumerable<KeyValuePair<string[], double>>> read, bool replace)
     {

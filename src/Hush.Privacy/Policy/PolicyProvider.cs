@@ -41,6 +41,9 @@ public sealed partial class PolicyProvider : IDisposable
     /// <summary>Raised after a new snapshot became current (on the reloading thread).</summary>
     public event Action<CompiledPolicy>? Reloaded;
 
+    /// <summary>Raised when a reload found the file broken and kept the policy in force (on the reloading thread).</summary>
+    public event Action<IReadOnlyList<string>>? ReloadFailed;
+
     /// <summary>The snapshot in force. Read it once per unit of work.</summary>
     public CompiledPolicy Current => Volatile.Read(ref _current);
 
@@ -113,6 +116,8 @@ public sealed partial class PolicyProvider : IDisposable
                 {
                     Log.ReloadError(_logger, _path, error);
                 }
+
+                ReloadFailed?.Invoke(result.Errors);
 
                 return new PolicyReloadResult(false, false, result.Errors, result.Warnings, Current);
             }

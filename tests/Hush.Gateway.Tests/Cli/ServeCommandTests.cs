@@ -53,7 +53,7 @@ public sealed class ServeCommandTests
             ["HUSH_RECEIVERS__OTLP__PROTOCOLS__GRPC__ENDPOINT"] = "127.0.0.1:0",
             ["HUSH_RECEIVERS__OTLP__PROTOCOLS__HTTP__ENDPOINT"] = "127.0.0.1:0",
             ["HUSH_SERVICE__ADMIN__ENDPOINT"] = "127.0.0.1:0",
-            ["HUSH_SERVICE__DATA_DIR"] = Path.GetTempPath(),
+            ["HUSH_SERVICE__DATA_DIR"] = Directory.CreateTempSubdirectory("hush-serve-").FullName,
         };
         var output = new StringWriter();
         using var stop = new CancellationTokenSource();
@@ -73,5 +73,41 @@ public sealed class ServeCommandTests
         Assert.Contains("AUTHENTICATION IS NOT CONFIGURED YET", text, StringComparison.Ordinal);
         Assert.Contains("hush: stopped", text, StringComparison.Ordinal);
         Assert.False(started.IsReady);
+    }
+
+    [Fact]
+    public async Task RunAsync_InvalidPolicyFile_Exits1NamingThePolicyKey()
+    {
+        var dir = Directory.CreateTempSubdirectory("hush-serve-").FullName;
+        try
+        {
+            var policy = Path.Combine(dir, "policy.yaml");
+            File.WriteAllText(policy, "version: 1\nmode: maybe\n");
+            var config = Path.Combine(dir, "hush.yaml");
+            File.WriteAllText(config, $"processors:\n  privacy: {{ policy: {policy} }}\n");
+            var error = new StringWriter();
+
+            var code = await ServeCommand.RunAsync(config, TextWriter.Null, error, new Dictionary<string, string?>(), null, default);
+
+            Assert.Equal(1, code);
+            Assert.Contains("  - 'processors.privacy.policy': ", error.ToString(), StringComparison.Ordinal);
+            Assert.Contains("mode", error.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ReportReload_BrokenFile_ListsErrorsAndSaysThePolicyStays()
+    {
+        var current = Hush.Privacy.PolicyLoader.LoadDefault().Policy!;
+        var error = new StringWriter();
+
+        ServeCommand.ReportReload(new Hush.Privacy.PolicyReloadResult(false, false, ["'mode': unknown"], [], current), TextWriter.Null, error);
+
+        Assert.Contains("the policy in force stays", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("  - 'mode': unknown", error.ToString(), StringComparison.Ordinal);
     }
 }

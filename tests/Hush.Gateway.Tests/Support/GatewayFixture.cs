@@ -8,7 +8,10 @@ namespace Hush.Gateway.Tests.Support;
 /// <summary>A running HushServer on ephemeral loopback ports with a sink exporter and captured logs.</summary>
 internal sealed class GatewayFixture : IAsyncDisposable
 {
-    /// <summary>An attribute value no response body or log line may ever contain.</summary>
+    /// <summary>
+    /// An attribute value no response body or log line may ever contain. It sits in <c>user.email</c>, which the
+    /// default policy pseudonymizes: the sink sees <c>eml_…</c>, never this.
+    /// </summary>
     public const string Planted = "PLANTED-7f3a-jane.doe@example.com";
 
     public const string Yaml = """
@@ -26,12 +29,16 @@ internal sealed class GatewayFixture : IAsyncDisposable
             traces: { receivers: [otlp], processors: [batch], exporters: [nop] }
           admin: { endpoint: 127.0.0.1:0 }
           queue: { capacity_spans: CAPACITY, workers: 1 }
+          data_dir: DATADIR
         """;
 
     private readonly ILoggerFactory _loggerFactory;
 
-    private GatewayFixture(HushServer server, SinkExporter sink, CapturingLoggerProvider logs, ILoggerFactory loggerFactory)
+    private readonly string _dataDir;
+
+    private GatewayFixture(HushServer server, SinkExporter sink, CapturingLoggerProvider logs, ILoggerFactory loggerFactory, string dataDir)
     {
+        _dataDir = dataDir;
         Server = server;
         Sink = sink;
         Logs = logs;
@@ -61,7 +68,9 @@ internal sealed class GatewayFixture : IAsyncDisposable
 
     public static async Task<GatewayFixture> StartAsync(int capacitySpans = 131_072, string? yaml = null, Func<HushConfig, Hush.Pipeline.IPrivacyStage>? privacy = null)
     {
+        var dataDir = Directory.CreateTempSubdirectory("hush-gw-").FullName;
         var loaded = HushConfigLoader.LoadYaml((yaml ?? Yaml)
+            .Replace("DATADIR", dataDir, StringComparison.Ordinal)
             .Replace("CAPACITY", capacitySpans.ToString(), StringComparison.Ordinal)
             .Replace("BATCH", Math.Min(1000, capacitySpans).ToString(), StringComparison.Ordinal), new Dictionary<string, string?>());
         Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
@@ -69,7 +78,7 @@ internal sealed class GatewayFixture : IAsyncDisposable
         var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
         var sink = new SinkExporter();
         var server = await HushServer.StartAsync(loaded.Config!, new HushServerOptions { LoggerFactory = loggerFactory, AdditionalExporters = [sink], PrivacyStageFactory = privacy });
-        return new GatewayFixture(server, sink, logs, loggerFactory);
+        return new GatewayFixture(server, sink, logs, loggerFactory, dataDir);
     }
 
     /// <summary>A request with <paramref name="spans"/> spans named <c>{prefix}-{i}</c>, each carrying the planted value.</summary>
@@ -102,5 +111,6 @@ internal sealed class GatewayFixture : IAsyncDisposable
         Admin.Dispose();
         await Server.DisposeAsync();
         _loggerFactory.Dispose();
+        Directory.Delete(_dataDir, recursive: true);
     }
 }
