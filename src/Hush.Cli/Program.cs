@@ -5,5 +5,6 @@ var root = new RootCommand("Hush: a privacy-first OpenTelemetry trace gateway an
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(LoadgenCommand.Create());
 root.Subcommands.Add(PolicyCommand.Create());
+root.Subcommands.Add(TokenCommand.Create());
 
 return await root.Parse(args).InvokeAsync();

@@ -1,9 +1,11 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using Hush.Gateway.Admin;
+using Hush.Gateway.Authentication;
 using Hush.Gateway.Configuration;
+using Hush.Gateway.Limits;
 using Hush.Gateway.Privacy;
 using Hush.Gateway.Receivers;
+using Hush.Gateway.Tls;
 using Hush.Pipeline;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -35,6 +37,7 @@ public sealed class HushServer : IAsyncDisposable
     private readonly IPrivacyStage _privacy;
     private readonly List<ISpanExporter> _ownedExporters;
     private readonly List<WebApplication> _receivers = [];
+    private readonly List<IDisposable> _disposables = [];
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _stopLock = new(1, 1);
     private WebApplication? _admin;
@@ -101,7 +104,7 @@ public sealed class HushServer : IAsyncDisposable
         var server = new HushServer(config, pipeline, privacy, owned, metrics, logger);
         try
         {
-            await server.StartCoreAsync(loggerFactory, cancellationToken);
+            await server.StartCoreAsync(options, loggerFactory, cancellationToken);
         }
         catch
         {
@@ -112,10 +115,56 @@ public sealed class HushServer : IAsyncDisposable
         return server;
     }
 
-    private async Task StartCoreAsync(ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    /// <summary>The static token store the OTLP receivers check (<c>receivers.otlp.auth.token_file</c>).</summary>
+    public TokenStore Tokens { get; private set; } = null!;
+
+    /// <summary>Opens the token store of <paramref name="config"/> (creating its pepper on first use).</summary>
+    public static TokenStore OpenTokenStore(HushConfig config, TimeProvider? time = null)
     {
+        ArgumentNullException.ThrowIfNull(config);
+        var file = config.Receiver.Auth.TokenFile;
+        return TokenStore.Open(file, TokenStore.PepperPathFor(file), time);
+    }
+
+    private IngestGate BuildGate(HushServerOptions options, ILoggerFactory loggerFactory)
+    {
+        var auth = Config.Receiver.Auth;
+        Tokens = OpenTokenStore(Config, options.TimeProvider);
+        JwtValidator? jwt = null;
+        if (auth.Jwt is { } jwtConfig)
+        {
+            jwt = new JwtValidator(jwtConfig, options.TimeProvider, loggerFactory.CreateLogger<JwtValidator>(), options.JwksHttpHandler);
+            _disposables.Add(jwt);
+        }
+
+        var mtls = auth.Mtls is { } mtlsConfig
+            ? new ClientCertificateAuthenticator(mtlsConfig, options.TimeProvider, loggerFactory.CreateLogger<ClientCertificateAuthenticator>())
+            : null;
+        if (auth.Mode == IngestAuthMode.Required && jwt is null && mtls is null && Tokens.ActiveCount == 0)
+        {
+            throw new InvalidOperationException(
+                "authentication is required (an OTLP listener binds a non-loopback address) but no sender could be accepted: "
+                + $"create a token with 'hush token create --tenant NAME --services \"*\"' (stored in {Tokens.Path}), "
+                + "or configure receivers.otlp.auth.jwt or receivers.otlp.auth.mtls");
+        }
+
+        var authenticator = new IngestAuthenticator(
+            auth,
+            Tokens,
+            jwt is null ? null : jwt.ValidateAsync,
+            mtls is null ? null : mtls.Authenticate,
+            Metrics,
+            loggerFactory.CreateLogger<IngestAuthenticator>());
+        var limiter = new TenantLimiter(Config.Receiver.DefaultLimits, Config.Receiver.TenantLimits, options.TimeProvider);
+        return new IngestGate(authenticator, limiter, _pipeline);
+    }
+
+    private async Task StartCoreAsync(HushServerOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        var gate = BuildGate(options, loggerFactory);
+        var requestClientCertificate = Config.Receiver.Auth.Mtls is not null;
         var admin = new AdminEndpoints(Metrics, () => IsReady, () => Volatile.Read(ref _state) == StateStarting ? "starting" : "stopping");
-        _admin = BuildHost(Config.Admin, HttpProtocols.Http1AndHttp2, loggerFactory, admin.HandleAsync);
+        _admin = BuildHost(Config.Admin, HttpProtocols.Http1AndHttp2, loggerFactory, admin.HandleAsync, requestClientCertificate: false);
         await _admin.StartAsync(cancellationToken);
         AdminEndpoint = BoundAddress(_admin);
         Log.Listening(_logger, "admin", AdminEndpoint);
@@ -124,8 +173,8 @@ public sealed class HushServer : IAsyncDisposable
 
         if (Config.Receiver.Grpc is { } grpc)
         {
-            var receiver = new OtlpGrpcReceiver(grpc, _pipeline, Metrics, loggerFactory.CreateLogger<OtlpGrpcReceiver>());
-            var host = BuildHost(grpc.Listener, HttpProtocols.Http2, loggerFactory, receiver.HandleAsync);
+            var receiver = new OtlpGrpcReceiver(grpc, gate, Metrics, loggerFactory.CreateLogger<OtlpGrpcReceiver>());
+            var host = BuildHost(grpc.Listener, HttpProtocols.Http2, loggerFactory, receiver.HandleAsync, requestClientCertificate);
             _receivers.Add(host);
             await host.StartAsync(cancellationToken);
             GrpcEndpoint = BoundAddress(host);
@@ -134,8 +183,8 @@ public sealed class HushServer : IAsyncDisposable
 
         if (Config.Receiver.Http is { } http)
         {
-            var receiver = new OtlpHttpReceiver(http, _pipeline, Metrics, loggerFactory.CreateLogger<OtlpHttpReceiver>());
-            var host = BuildHost(http.Listener, HttpProtocols.Http1AndHttp2, loggerFactory, receiver.HandleAsync);
+            var receiver = new OtlpHttpReceiver(http, gate, Metrics, loggerFactory.CreateLogger<OtlpHttpReceiver>());
+            var host = BuildHost(http.Listener, HttpProtocols.Http1AndHttp2, loggerFactory, receiver.HandleAsync, requestClientCertificate);
             _receivers.Add(host);
             await host.StartAsync(cancellationToken);
             HttpEndpoint = BoundAddress(host);
@@ -182,6 +231,11 @@ public sealed class HushServer : IAsyncDisposable
 
             await _pipeline.DisposeAsync();
             (_privacy as IDisposable)?.Dispose();
+            foreach (var disposable in _disposables)
+            {
+                disposable.Dispose();
+            }
+
             Volatile.Write(ref _state, StateStopped);
             Log.Stopped(_logger);
         }
@@ -214,8 +268,15 @@ public sealed class HushServer : IAsyncDisposable
         await host.DisposeAsync();
     }
 
-    private static WebApplication BuildHost(ListenerConfig listener, HttpProtocols protocols, ILoggerFactory loggerFactory, RequestDelegate handler)
+    private WebApplication BuildHost(ListenerConfig listener, HttpProtocols protocols, ILoggerFactory loggerFactory, RequestDelegate handler, bool requestClientCertificate)
     {
+        CertificateReloader? certificate = null;
+        if (listener.Tls is { } tls)
+        {
+            certificate = new CertificateReloader(tls, loggerFactory.CreateLogger<CertificateReloader>(), TimeProvider.System);
+            _disposables.Add(certificate);
+        }
+
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Hush" });
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
@@ -227,9 +288,9 @@ public sealed class HushServer : IAsyncDisposable
             {
                 // HTTP/1.1 and HTTP/2 on one port need TLS (ALPN); on plain TCP such a listener speaks HTTP/1.1.
                 listen.Protocols = protocols == HttpProtocols.Http1AndHttp2 && listener.Tls is null ? HttpProtocols.Http1 : protocols;
-                if (listener.Tls is { } tls)
+                if (certificate is not null)
                 {
-                    listen.UseHttps(X509Certificate2.CreateFromPemFile(tls.CertFile, tls.KeyFile));
+                    TlsListenerOptions.Apply(listen, certificate, requestClientCertificate);
                 }
             });
         });
@@ -262,6 +323,7 @@ public sealed class HushServer : IAsyncDisposable
         Encoding = otlp.Json ? OtlpEncoding.Json : OtlpEncoding.Protobuf,
         Gzip = otlp.Gzip,
         Headers = otlp.Headers,
+        TenantHeaders = otlp.TenantHeader is { } tenantHeader ? tenant => [new KeyValuePair<string, string>(tenantHeader, tenant)] : null,
         Timeout = otlp.Timeout,
         RetryEnabled = otlp.RetryEnabled,
         InitialInterval = otlp.InitialInterval,

@@ -23,6 +23,9 @@ public sealed class HushServerOptions
     /// <summary>Exporters added after the configured ones (test sinks, embedded stores).</summary>
     public IReadOnlyList<ISpanExporter> AdditionalExporters { get; init; } = [];
 
+    /// <summary>Carries the JWKS and discovery requests of <c>receivers.otlp.auth.jwt</c>; the default handler when null (tests plug a fake in).</summary>
+    public HttpMessageHandler? JwksHttpHandler { get; init; }
+
     /// <summary>The metrics registry; a new one by default.</summary>
     public HushMetrics? Metrics { get; init; }
 }

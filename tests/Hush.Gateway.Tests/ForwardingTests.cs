@@ -19,8 +19,9 @@ namespace Hush.Gateway.Tests;
 public sealed class ForwardingTests
 {
     [Fact]
-    public async Task Export_ThroughOtlpHttpExporter_ReachesBackendWithConfiguredHeaders()
+    public async Task Export_ThroughOtlpHttpExporter_ReachesBackendWithTheSendersTenantHeader()
     {
+        var dataDir = Directory.CreateTempSubdirectory("hush-fwd-").FullName;
         var received = new ConcurrentQueue<(TraceRequest Traces, string? Tenant)>();
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var backend = await StartBackendAsync(async context =>
@@ -43,15 +44,17 @@ public sealed class ForwardingTests
             exporters:
               otlphttp/backend:
                 endpoint: {{backend.Urls.First()}}
-                headers: { X-Scope-OrgID: acme }
+                headers: { X-Extra: kept }
                 retry_on_failure: { enabled: false }
             processors: { batch: { timeout: 5ms } }
             service:
               pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [otlphttp/backend] } }
               admin: { endpoint: 127.0.0.1:0 }
+              data_dir: {{dataDir}}
             """;
         var loaded = HushConfigLoader.LoadYaml(yaml, new Dictionary<string, string?>());
         Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
+        var (token, _) = HushServer.OpenTokenStore(loaded.Config!).Create("acme", ["*"]);
         await using var server = await HushServer.StartAsync(loaded.Config!);
         Assert.Null(server.GrpcEndpoint);
 
@@ -63,6 +66,7 @@ public sealed class ForwardingTests
                 o.Endpoint = new Uri(server.HttpEndpoint!, "v1/traces");
                 o.Protocol = OtlpExportProtocol.HttpProtobuf;
                 o.ExportProcessorType = ExportProcessorType.Simple;
+                o.Headers = "Authorization=Bearer " + token + ",X-Scope-OrgID=acme";
             })
             .Build())
         {
@@ -79,6 +83,7 @@ public sealed class ForwardingTests
         var span = Assert.Single(Assert.Single(Assert.Single(traces.ResourceSpans).ScopeSpans).Spans);
         Assert.Equal("forwarded", span.Name);
         Assert.Equal(Hush.Otlp.SpanKind.Consumer, span.Kind);
+        Directory.Delete(dataDir, recursive: true);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Hush.Gateway;
 using Hush.Gateway.Configuration;
+using Hush.Pipeline;
 using Hush.Privacy;
 using Microsoft.Extensions.Logging;
 
@@ -104,6 +105,7 @@ internal static class ServeCommand
             .SetMinimumLevel(LogLevel.Information)
             .AddFilter("Microsoft", LogLevel.Warning)
             .AddSimpleConsole(console => console.SingleLine = true));
+        var firstStart = !File.Exists(loaded.Config.Receiver.Auth.TokenFile);
         HushServer server;
         try
         {
@@ -140,10 +142,27 @@ internal static class ServeCommand
             await output.WriteLineAsync($"hush: admin listening on {server.AdminEndpoint} (/metrics, /healthz, /readyz)");
             await output.WriteLineAsync($"hush: exporting to {string.Join(", ", loaded.Config.Pipeline.Exporters.Select(e => e.Id))}");
             await output.WriteLineAsync(loaded.Config.Privacy.PolicyPath is { } policy
-                ? $"hush: privacy policy {policy} (reloaded on change and on SIGHUP)"
+                ? $"hush: privacy policy {policy} (reloaded on {(loaded.Config.Privacy.WatchPolicy ? "change and on " : string.Empty)}SIGHUP)"
                 : "hush: privacy policy: the shipped default (see 'hush policy lint :default')");
-            await output.WriteLineAsync("hush: !!! AUTHENTICATION IS NOT CONFIGURED YET: every sender is accepted as tenant 'dev'. "
-                + "Keep the listeners on loopback. !!!");
+            if (loaded.Config.Receiver.Auth.Mode == IngestAuthMode.Dev)
+            {
+                await output.WriteLineAsync("hush: !!! DEV MODE: requests without credentials from this machine (loopback) are accepted into tenant 'dev'. "
+                    + "Credentials that are sent are still checked. Binding a non-loopback address requires authentication. !!!");
+            }
+            else
+            {
+                await output.WriteLineAsync($"hush: authentication required: tokens ({server.Tokens.ActiveCount} active)"
+                    + (loaded.Config.Receiver.Auth.Jwt is not null ? ", JWT" : string.Empty)
+                    + (loaded.Config.Receiver.Auth.Mtls is not null ? ", client certificates" : string.Empty));
+            }
+
+            if (configPath is null && firstStart)
+            {
+                var (token, info) = server.Tokens.Create(IngestContext.DevTenant, ["*"], "first-start");
+                await output.WriteLineAsync($"hush: first start: created ingest token {info.Id} for tenant 'dev' (any service). It is shown only now:");
+                await output.WriteLineAsync("hush:   " + token);
+                await output.WriteLineAsync("hush: " + TokenCommand.UsageLine(token));
+            }
             await output.WriteLineAsync("hush: press Ctrl+C to stop");
             await output.FlushAsync(CancellationToken.None);
             onStarted?.Invoke(server);

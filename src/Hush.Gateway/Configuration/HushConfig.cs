@@ -45,7 +45,20 @@ public sealed record ListenerConfig(string Key, IPAddress Address, int Port, Tls
 public sealed record TlsConfig(string CertFile, string KeyFile);
 
 /// <summary>The OTLP receiver (<c>receivers.otlp</c>); a protocol left out is not served.</summary>
-public sealed record OtlpReceiverConfig(string Id, GrpcProtocolConfig? Grpc, HttpProtocolConfig? Http);
+public sealed record OtlpReceiverConfig(string Id, GrpcProtocolConfig? Grpc, HttpProtocolConfig? Http)
+{
+    /// <summary><c>auth</c>: who may send. Dev mode (loopback, tenant <c>dev</c>) by default when every listener is loopback.</summary>
+    public IngestAuthConfig Auth { get; init; } = new(IngestAuthMode.Dev, string.Empty, null, null, ["X-Scope-OrgID"]);
+
+    /// <summary><c>limits.default</c>: the limits of every tenant without an override.</summary>
+    public Limits.TenantLimits DefaultLimits { get; init; } = Limits.TenantLimits.Unlimited;
+
+    /// <summary><c>limits.tenants</c>: per-tenant overrides.</summary>
+    public IReadOnlyDictionary<string, Limits.TenantLimits> TenantLimits { get; init; } = new Dictionary<string, Limits.TenantLimits>();
+
+    /// <summary>True when every enabled OTLP listener binds a loopback address.</summary>
+    public bool IsLoopbackOnly => (Grpc?.Listener.IsLoopback ?? true) && (Http?.Listener.IsLoopback ?? true);
+}
 
 /// <summary><c>protocols.grpc</c>.</summary>
 /// <param name="Listener">Where to listen (HTTP/2 only).</param>
@@ -120,6 +133,12 @@ public sealed record OtlpHttpExporterConfig(string Id) : ExporterConfig(Id)
     /// <summary>Extra request headers. Values are secrets: never printed.</summary>
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// <c>tenant_header</c>: the header set on every request to the batch's tenant (default <c>X-Scope-OrgID</c>, what
+    /// Tempo and Loki expect); null when set to an empty string. Batches never mix tenants, so neither do requests.
+    /// </summary>
+    public string? TenantHeader { get; init; } = "X-Scope-OrgID";
+
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 
     public bool RetryEnabled { get; init; } = true;
@@ -136,3 +155,68 @@ public sealed record OtlpHttpExporterConfig(string Id) : ExporterConfig(Id)
     /// <summary><c>sending_queue.num_consumers</c>.</summary>
     public int Consumers { get; init; } = 2;
 }
+
+/// <summary>How unauthenticated requests are treated (<c>receivers.otlp.auth.mode</c>).</summary>
+public enum IngestAuthMode
+{
+    /// <summary>Credentials are checked when sent; requests without any from a loopback peer go to tenant <c>dev</c>.</summary>
+    Dev,
+
+    /// <summary>Every request must carry a valid credential.</summary>
+    Required,
+}
+
+/// <summary><c>receivers.otlp.auth</c>: who may send, into which tenant.</summary>
+/// <param name="Mode">Dev (loopback only) or required; the default is dev only when every OTLP listener is loopback.</param>
+/// <param name="TokenFile">The static token store (<c>token_file</c>, default <c>{data_dir}/tokens.json</c>).</param>
+/// <param name="Jwt">OIDC/JWT bearer validation, or null.</param>
+/// <param name="Mtls">Client certificate authentication, or null.</param>
+/// <param name="TenantHeaders">Headers a client might use to pick a tenant; one naming another tenant is refused (default <c>X-Scope-OrgID</c>).</param>
+public sealed record IngestAuthConfig(
+    IngestAuthMode Mode,
+    string TokenFile,
+    JwtAuthConfig? Jwt,
+    MtlsAuthConfig? Mtls,
+    IReadOnlyList<string> TenantHeaders);
+
+/// <summary><c>receivers.otlp.auth.jwt</c>: OIDC/JWT bearer tokens.</summary>
+/// <param name="Issuer">The only accepted <c>iss</c>.</param>
+/// <param name="Audiences">Accepted <c>aud</c> values (at least one).</param>
+/// <param name="JwksFile">A local JWKS file (offline clusters), or null.</param>
+/// <param name="JwksUrl">A JWKS URL, or null.</param>
+/// <param name="DiscoveryUrl">
+/// An OpenID discovery document (<c>{issuer}/.well-known/openid-configuration</c> when <c>discovery: true</c>), or
+/// null. Exactly one of <paramref name="JwksFile"/>, <paramref name="JwksUrl"/> and this is set.
+/// </param>
+/// <param name="TenantClaim">The claim that names the tenant (default <c>hush_tenant</c>).</param>
+/// <param name="ServicesClaim">The claim listing the allowed <c>service.name</c> globs (string or array; default <c>hush_services</c>).</param>
+/// <param name="IdentityClaim">The claim that names the sender in <c>hush.ingest.identity</c> (default <c>sub</c>).</param>
+/// <param name="ClockSkew">Tolerance on <c>exp</c>/<c>nbf</c> (default 30 s).</param>
+/// <param name="RefreshInterval">How often remote keys are re-fetched (default 10 min); an unknown <c>kid</c> triggers a refresh at most once a minute.</param>
+/// <param name="Algorithms">Accepted signature algorithms (default RS256, RS384, RS512, PS256, ES256, ES384); <c>none</c> and HMAC are never accepted.</param>
+public sealed record JwtAuthConfig(
+    string Issuer,
+    IReadOnlyList<string> Audiences,
+    string? JwksFile,
+    Uri? JwksUrl,
+    Uri? DiscoveryUrl,
+    string TenantClaim,
+    string ServicesClaim,
+    string IdentityClaim,
+    TimeSpan ClockSkew,
+    TimeSpan RefreshInterval,
+    IReadOnlyList<string> Algorithms);
+
+/// <summary><c>receivers.otlp.auth.mtls</c>: client certificates.</summary>
+/// <param name="CaFile">PEM file of the CA certificates client certificates must chain to.</param>
+/// <param name="Identities">How a verified certificate maps to an identity; the first match wins.</param>
+public sealed record MtlsAuthConfig(string CaFile, IReadOnlyList<MtlsIdentityConfig> Identities);
+
+/// <summary>One mapping from a client certificate to an identity.</summary>
+/// <param name="Match">
+/// <c>CN=name</c> (the subject common name), <c>dns:name</c> (a DNS SAN) or <c>uri:value</c> (a URI SAN, such as a
+/// SPIFFE id); exact, case-insensitive for CN and DNS, ordinal for URI.
+/// </param>
+/// <param name="Tenant">The tenant of this identity.</param>
+/// <param name="Services">The <c>service.name</c> globs it may emit.</param>
+public sealed record MtlsIdentityConfig(string Match, string Tenant, IReadOnlyList<string> Services);

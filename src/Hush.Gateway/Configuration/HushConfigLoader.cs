@@ -233,6 +233,11 @@ public static class HushConfigLoader
 
         otlp ??= new OtlpReceiverConfig("otlp", null, null);
         CheckListeners(otlp, adminListener, errors, warnings);
+        var dataDirectory = Path.GetFullPath(dataDir.Trim().Length == 0 ? "./hush-data" : dataDir);
+        if (otlp.Auth.TokenFile.Length == 0)
+        {
+            otlp = otlp with { Auth = otlp.Auth with { TokenFile = Path.Combine(dataDirectory, "tokens.json") } };
+        }
 
         return new HushConfig
         {
@@ -240,7 +245,7 @@ public static class HushConfigLoader
             Pipeline = pipeline ?? new PipelineConfig { Id = "traces", Exporters = [] },
             Privacy = privacy,
             Admin = adminListener,
-            DataDir = Path.GetFullPath(dataDir.Trim().Length == 0 ? "./hush-data" : dataDir),
+            DataDir = dataDirectory,
             Warnings = warnings,
         };
     }
@@ -347,6 +352,8 @@ public static class HushConfigLoader
     private static OtlpReceiverConfig BindOtlpReceiver(string id, MapReader reader, List<string> errors)
     {
         var protocols = reader.Map("protocols");
+        var auth = reader.Map("auth");
+        var limits = reader.Map("limits");
         reader.Finish();
         GrpcProtocolConfig? grpc = null;
         HttpProtocolConfig? http = null;
@@ -374,7 +381,14 @@ public static class HushConfigLoader
             errors.Add($"'{protocols.Path}' must enable 'grpc', 'http' or both");
         }
 
-        return new OtlpReceiverConfig(id, grpc, http);
+        var receiver = new OtlpReceiverConfig(id, grpc, http);
+        var (defaults, tenants) = IngestBinder.BindLimits(limits, Math.Max(grpc?.MaxRecvMsgSizeBytes ?? 0, http?.MaxRequestBodySize ?? 0));
+        return receiver with
+        {
+            Auth = IngestBinder.BindAuth(auth, receiver.IsLoopbackOnly, grpc?.Listener.Tls is not null || http?.Listener.Tls is not null, tokenFile: string.Empty),
+            DefaultLimits = defaults,
+            TenantLimits = tenants,
+        };
     }
 
     private static ExporterConfig BindExporter(string id, MapReader reader)
@@ -439,6 +453,16 @@ public static class HushConfigLoader
             }
         }
 
+        var tenantHeader = reader.String("tenant_header") ?? "X-Scope-OrgID";
+        if (tenantHeader.Length > 0 && !IsHeaderName(tenantHeader))
+        {
+            errors.Add($"'{reader.KeyPath("tenant_header")}' is not a valid HTTP header name{reader.Where("tenant_header")}");
+        }
+        else if (tenantHeader.Length > 0 && headers.ContainsKey(tenantHeader))
+        {
+            errors.Add($"'{headerReader.KeyPath(tenantHeader)}' is set by Hush to each batch's tenant ('{reader.KeyPath("tenant_header")}'); remove it, or set tenant_header: \"\" to send a fixed value");
+        }
+
         var timeout = reader.Duration("timeout", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10));
         var retry = reader.Map("retry_on_failure");
         var retryEnabled = retry.Bool("enabled", true);
@@ -470,6 +494,7 @@ public static class HushConfigLoader
             MaxElapsedTime = maxElapsed,
             QueueSize = queueSize,
             Consumers = consumers,
+            TenantHeader = tenantHeader.Length == 0 ? null : tenantHeader,
         };
     }
 
@@ -507,10 +532,9 @@ public static class HushConfigLoader
         listeners.Add(admin);
         for (var i = 0; i < listeners.Count; i++)
         {
-            if (!listeners[i].IsLoopback)
+            if (!listeners[i].IsLoopback && listeners[i] == admin)
             {
-                warnings.Add($"WARNING: '{listeners[i].Key}' binds a non-loopback address and authentication is not configured yet: "
-                    + "anyone who can reach it is accepted as tenant 'dev'. Bind 127.0.0.1 until authentication is set up.");
+                warnings.Add($"WARNING: '{listeners[i].Key}' binds a non-loopback address: /metrics and the health endpoints are open to anyone who can reach it.");
             }
 
             for (var j = i + 1; j < listeners.Count; j++)

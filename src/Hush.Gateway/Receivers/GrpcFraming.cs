@@ -8,10 +8,12 @@ internal enum GrpcStatusCode
 {
     Ok = 0,
     InvalidArgument = 3,
+    PermissionDenied = 7,
     ResourceExhausted = 8,
     Unimplemented = 12,
     Internal = 13,
     Unavailable = 14,
+    Unauthenticated = 16,
 }
 
 /// <summary>The unary request message of a gRPC call, or why there is none.</summary>

@@ -15,17 +15,15 @@ internal sealed class OtlpGrpcReceiver
 {
     public const string ExportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-    private static readonly IngestContext Context = new(IngestContext.DevTenant, "anonymous", IngestTransport.Grpc);
-
     private readonly GrpcProtocolConfig _config;
-    private readonly TracePipeline _pipeline;
+    private readonly IngestGate _gate;
     private readonly ReceiverMetrics _metrics;
     private readonly ILogger _logger;
 
-    public OtlpGrpcReceiver(GrpcProtocolConfig config, TracePipeline pipeline, HushMetrics metrics, ILogger logger)
+    public OtlpGrpcReceiver(GrpcProtocolConfig config, IngestGate gate, HushMetrics metrics, ILogger logger)
     {
         _config = config;
-        _pipeline = pipeline;
+        _gate = gate;
         _metrics = new ReceiverMetrics(metrics, "grpc");
         _logger = logger;
     }
@@ -55,6 +53,13 @@ internal sealed class OtlpGrpcReceiver
             return;
         }
 
+        var (identity, refusal) = await _gate.AuthenticateAsync(context, IngestTransport.Grpc);
+        if (identity is null)
+        {
+            Refuse(response, refusal, 0);
+            return;
+        }
+
         var encoding = request.Headers["grpc-encoding"].ToString().Trim();
         var gzip = encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase);
         if (!gzip && encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))
@@ -74,7 +79,7 @@ internal sealed class OtlpGrpcReceiver
         GrpcReadResult read;
         try
         {
-            read = await GrpcFraming.ReadUnaryAsync(counting, _config.MaxRecvMsgSizeBytes, gzip, context.RequestAborted);
+            read = await GrpcFraming.ReadUnaryAsync(counting, _gate.MaxRequestBytes(identity, _config.MaxRecvMsgSizeBytes), gzip, context.RequestAborted);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
@@ -101,6 +106,13 @@ internal sealed class OtlpGrpcReceiver
             return;
         }
 
+        if (_gate.TakeRate(identity, read.Message!.Length) is { } throttled)
+        {
+            read.Message.Dispose();
+            Refuse(response, throttled, 0);
+            return;
+        }
+
         TraceRequest traces;
         using (read.Message)
         {
@@ -119,23 +131,10 @@ internal sealed class OtlpGrpcReceiver
 
         var spans = traces.CountSpans();
         _metrics.SpansReceived.Add(spans);
-        var result = _pipeline.Submit(traces, Context);
-        if (result.Status != SubmitStatus.Accepted)
+        var result = _gate.Submit(traces, identity, IngestTransport.Grpc);
+        if (result.Status != AdmissionStatus.Accepted)
         {
-            var throttled = result.Status == SubmitStatus.Throttled;
-            _metrics.Refuse(throttled ? RefusalReason.Throttled : RefusalReason.Unavailable, spans);
-            var seconds = OtlpHttpReceiver.RetrySeconds(result.RetryAfter);
-            if (throttled)
-            {
-                Log.Throttled(_logger, "grpc", spans, seconds);
-            }
-
-            var message = throttled ? "the pipeline is full; retry later" : "the pipeline is not running (starting or stopping); retry later";
-            var delay = TimeSpan.FromSeconds(seconds);
-            response.AppendTrailer("grpc-retry-pushback-ms", ((long)delay.TotalMilliseconds).ToString());
-            response.AppendTrailer("grpc-status-details-bin", Convert.ToBase64String(
-                GrpcFraming.EncodeStatusWithRetryInfo((int)GrpcStatusCode.Unavailable, message, delay)));
-            Finish(response, GrpcStatusCode.Unavailable, message);
+            Refuse(response, result, spans);
             return;
         }
 
@@ -144,7 +143,7 @@ internal sealed class OtlpGrpcReceiver
         {
             _metrics.Partial.Add();
             _metrics.Rejected(result.RejectedSpans);
-            export.PartialSuccess = new ExportPartialSuccess { RejectedSpans = result.RejectedSpans, ErrorMessage = result.ErrorMessage ?? string.Empty };
+            export.PartialSuccess = new ExportPartialSuccess { RejectedSpans = result.RejectedSpans, ErrorMessage = result.Message ?? string.Empty };
         }
         else
         {
@@ -153,6 +152,36 @@ internal sealed class OtlpGrpcReceiver
 
         await response.Body.WriteAsync(GrpcFraming.Frame(OtlpProtobuf.EncodeExportResponse(export)), context.RequestAborted);
         Finish(response, GrpcStatusCode.Ok, null);
+    }
+
+    /// <summary>Answers a refused call with the status an OTLP/gRPC client acts on; retryable ones carry RetryInfo.</summary>
+    private void Refuse(HttpResponse response, Admission admission, long spans)
+    {
+        var message = admission.Message ?? "refused";
+        var (status, reason) = admission.Status switch
+        {
+            AdmissionStatus.Unauthenticated => (GrpcStatusCode.Unauthenticated, RefusalReason.Unauthenticated),
+            AdmissionStatus.PermissionDenied => (GrpcStatusCode.PermissionDenied, RefusalReason.PermissionDenied),
+            AdmissionStatus.TooLarge => (GrpcStatusCode.ResourceExhausted, RefusalReason.TooLarge),
+            AdmissionStatus.Throttled => (GrpcStatusCode.Unavailable, RefusalReason.Throttled),
+            _ => (GrpcStatusCode.Unavailable, RefusalReason.Unavailable),
+        };
+        _metrics.Refuse(reason, spans);
+        if (status == GrpcStatusCode.Unavailable)
+        {
+            var seconds = OtlpHttpReceiver.RetrySeconds(admission.RetryAfter);
+            if (admission.Status == AdmissionStatus.Throttled)
+            {
+                Log.Throttled(_logger, "grpc", (int)spans, seconds);
+            }
+
+            var delay = TimeSpan.FromSeconds(seconds);
+            response.AppendTrailer("grpc-retry-pushback-ms", ((long)delay.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            response.AppendTrailer("grpc-status-details-bin", Convert.ToBase64String(
+                GrpcFraming.EncodeStatusWithRetryInfo((int)GrpcStatusCode.Unavailable, message, delay)));
+        }
+
+        Finish(response, status, message);
     }
 
     private static void Finish(HttpResponse response, GrpcStatusCode status, string? message)

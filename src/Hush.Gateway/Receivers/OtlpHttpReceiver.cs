@@ -1,3 +1,4 @@
+using Hush.Gateway.Authentication;
 using Hush.Gateway.Configuration;
 using Hush.Otlp;
 using Hush.Pipeline;
@@ -22,20 +23,20 @@ internal sealed class OtlpHttpReceiver
 
     // google.rpc.Code values used in Status bodies.
     private const int InvalidArgument = 3;
+    private const int PermissionDenied = 7;
     private const int ResourceExhausted = 8;
     private const int Unavailable = 14;
-
-    private static readonly IngestContext Context = new(IngestContext.DevTenant, "anonymous", IngestTransport.Http);
+    private const int Unauthenticated = 16;
 
     private readonly HttpProtocolConfig _config;
-    private readonly TracePipeline _pipeline;
+    private readonly IngestGate _gate;
     private readonly ReceiverMetrics _metrics;
     private readonly ILogger _logger;
 
-    public OtlpHttpReceiver(HttpProtocolConfig config, TracePipeline pipeline, HushMetrics metrics, ILogger logger)
+    public OtlpHttpReceiver(HttpProtocolConfig config, IngestGate gate, HushMetrics metrics, ILogger logger)
     {
         _config = config;
-        _pipeline = pipeline;
+        _gate = gate;
         _metrics = new ReceiverMetrics(metrics, "http");
         _logger = logger;
     }
@@ -59,7 +60,15 @@ internal sealed class OtlpHttpReceiver
             return;
         }
 
-        if (!TryGetFormat(request.ContentType, out var json))
+        var json = IsJsonish(request.ContentType);
+        var (identity, refusal) = await _gate.AuthenticateAsync(context, IngestTransport.Http);
+        if (identity is null)
+        {
+            await RefuseAsync(response, json, refusal, 0);
+            return;
+        }
+
+        if (!TryGetFormat(request.ContentType, out json))
         {
             Refuse(RefusalReason.UnsupportedMediaType, "content type");
             await PlainAsync(response, StatusCodes.Status415UnsupportedMediaType, "unsupported content type: send application/x-protobuf or application/json");
@@ -90,12 +99,13 @@ internal sealed class OtlpHttpReceiver
             sizeFeature.MaxRequestBodySize = null;
         }
 
+        var maxBytes = _gate.MaxRequestBytes(identity, _config.MaxRequestBodySize);
         var counting = new CountingStream(request.Body);
         BodyReadStatus status;
         PooledBuffer? body;
         try
         {
-            (status, body) = await BoundedBodyReader.ReadAsync(counting, gzip, _config.MaxRequestBodySize, request.ContentLength, context.RequestAborted);
+            (status, body) = await BoundedBodyReader.ReadAsync(counting, gzip, maxBytes, request.ContentLength, context.RequestAborted);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
@@ -123,7 +133,7 @@ internal sealed class OtlpHttpReceiver
             }
 
             await StatusAsync(response, json, StatusCodes.Status413PayloadTooLarge, ResourceExhausted,
-                $"request body is larger than the limit of {_config.MaxRequestBodySize} bytes (before or after decompression)");
+                $"request body is larger than the limit of {maxBytes} bytes (before or after decompression)");
             return;
         }
 
@@ -131,6 +141,13 @@ internal sealed class OtlpHttpReceiver
         {
             Refuse(RefusalReason.DecodeError, "bad gzip");
             await StatusAsync(response, json, StatusCodes.Status400BadRequest, InvalidArgument, "request body is not valid gzip");
+            return;
+        }
+
+        if (_gate.TakeRate(identity, body!.Length) is { } throttled)
+        {
+            body.Dispose();
+            await RefuseAsync(response, json, throttled, 0);
             return;
         }
 
@@ -152,24 +169,45 @@ internal sealed class OtlpHttpReceiver
 
         var spans = traces.CountSpans();
         _metrics.SpansReceived.Add(spans);
-        var result = _pipeline.Submit(traces, Context);
-        switch (result.Status)
+        var admission = _gate.Submit(traces, identity, IngestTransport.Http);
+        if (admission.Status == AdmissionStatus.Accepted)
         {
-            case SubmitStatus.Accepted:
-                await AcceptedAsync(response, json, result);
-                return;
-            case SubmitStatus.Throttled:
-                _metrics.Refuse(RefusalReason.Throttled, spans);
-                Log.Throttled(_logger, "http", spans, RetrySeconds(result.RetryAfter));
-                response.Headers.RetryAfter = RetrySeconds(result.RetryAfter).ToString();
-                await StatusAsync(response, json, StatusCodes.Status429TooManyRequests, ResourceExhausted, "the pipeline is full; retry later");
-                return;
-            default:
-                _metrics.Refuse(RefusalReason.Unavailable, spans);
-                response.Headers.RetryAfter = RetrySeconds(result.RetryAfter).ToString();
-                await StatusAsync(response, json, StatusCodes.Status503ServiceUnavailable, Unavailable, "the pipeline is not running (starting or stopping); retry later");
-                return;
+            await AcceptedAsync(response, json, admission);
         }
+        else
+        {
+            await RefuseAsync(response, json, admission, spans);
+        }
+    }
+
+    /// <summary>Answers a refused request: the status code and google.rpc.Status a client of the spec expects.</summary>
+    private async Task RefuseAsync(HttpResponse response, bool json, Admission admission, long spans)
+    {
+        var (httpStatus, code, reason) = admission.Status switch
+        {
+            AdmissionStatus.Unauthenticated => (StatusCodes.Status401Unauthorized, Unauthenticated, RefusalReason.Unauthenticated),
+            AdmissionStatus.PermissionDenied => (StatusCodes.Status403Forbidden, PermissionDenied, RefusalReason.PermissionDenied),
+            AdmissionStatus.Throttled => (StatusCodes.Status429TooManyRequests, ResourceExhausted, RefusalReason.Throttled),
+            AdmissionStatus.TooLarge => (StatusCodes.Status413PayloadTooLarge, ResourceExhausted, RefusalReason.TooLarge),
+            _ => (StatusCodes.Status503ServiceUnavailable, Unavailable, RefusalReason.Unavailable),
+        };
+        _metrics.Refuse(reason, spans);
+        if (admission.Status == AdmissionStatus.Unauthenticated)
+        {
+            response.Headers.WWWAuthenticate = "Bearer";
+        }
+        else if (admission.Status is AdmissionStatus.Throttled or AdmissionStatus.Unavailable)
+        {
+            var seconds = RetrySeconds(admission.RetryAfter);
+            if (admission.Status == AdmissionStatus.Throttled)
+            {
+                Log.Throttled(_logger, "http", (int)spans, seconds);
+            }
+
+            response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await StatusAsync(response, json, httpStatus, code, admission.Message ?? "refused");
     }
 
     internal static int RetrySeconds(TimeSpan retryAfter) => (int)Math.Clamp(Math.Ceiling(retryAfter.TotalSeconds), 1, 3600);
@@ -180,14 +218,14 @@ internal sealed class OtlpHttpReceiver
         Log.Refused(_logger, "http", detail);
     }
 
-    private async Task AcceptedAsync(HttpResponse response, bool json, SubmitResult result)
+    private async Task AcceptedAsync(HttpResponse response, bool json, Admission result)
     {
         var export = new TraceExportResponse();
         if (result.RejectedSpans > 0)
         {
             _metrics.Partial.Add();
             _metrics.Rejected(result.RejectedSpans);
-            export.PartialSuccess = new ExportPartialSuccess { RejectedSpans = result.RejectedSpans, ErrorMessage = result.ErrorMessage ?? string.Empty };
+            export.PartialSuccess = new ExportPartialSuccess { RejectedSpans = result.RejectedSpans, ErrorMessage = result.Message ?? string.Empty };
         }
         else
         {
@@ -214,6 +252,9 @@ internal sealed class OtlpHttpReceiver
         response.ContentLength = body.Length;
         await response.Body.WriteAsync(body);
     }
+
+    /// <summary>Whether a refusal before the content type is checked should answer in JSON.</summary>
+    private static bool IsJsonish(string? contentType) => TryGetFormat(contentType, out var json) && json;
 
     /// <summary>Protobuf or JSON (UTF-8) by the media type; parameters other than charset are ignored.</summary>
     internal static bool TryGetFormat(string? contentType, out bool json)

@@ -10,6 +10,8 @@ internal enum RefusalReason
     UnsupportedMediaType,
     Throttled,
     Unavailable,
+    Unauthenticated,
+    PermissionDenied,
     Rejected,
 }
 
@@ -35,7 +37,7 @@ internal sealed class ReceiverMetrics
         RequestBytes = metrics.Counter("hush_receiver_request_bytes_total", "Request body bytes read, before decompression.", "transport").WithLabels(transport);
         var refused = metrics.Counter(
             "hush_receiver_spans_refused_total",
-            "Spans refused by a receiver: decode_error, too_large, unsupported_media_type, throttled, unavailable, rejected.",
+            "Spans refused by a receiver: decode_error, too_large, unsupported_media_type, throttled, unavailable, unauthenticated, permission_denied, rejected.",
             "transport",
             "reason");
         _refused =
@@ -45,6 +47,8 @@ internal sealed class ReceiverMetrics
             refused.WithLabels(transport, "unsupported_media_type"),
             refused.WithLabels(transport, "throttled"),
             refused.WithLabels(transport, "unavailable"),
+            refused.WithLabels(transport, "unauthenticated"),
+            refused.WithLabels(transport, "permission_denied"),
             refused.WithLabels(transport, "rejected"),
         ];
 
@@ -84,6 +88,8 @@ internal sealed class ReceiverMetrics
         RefusalReason.UnsupportedMediaType => "unsupported_media_type",
         RefusalReason.Throttled => "throttled",
         RefusalReason.Unavailable => "unavailable",
+        RefusalReason.Unauthenticated => "unauthenticated",
+        RefusalReason.PermissionDenied => "permission_denied",
         _ => "rejected",
     };
 }

@@ -35,8 +35,8 @@ public sealed record OtlpHttpExporterOptions
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Per-tenant headers added to each request (such as <c>X-Scope-OrgID</c>): a hook for tenant header
-    /// forwarding, not bound from config yet. Called with the batch's tenant; values are never logged.
+    /// Per-tenant headers added to each request (such as <c>X-Scope-OrgID</c>), replacing a static header of the
+    /// same name. Called with the batch's tenant, which comes from the verified identity; values are never logged.
     /// </summary>
     public Func<string, IEnumerable<KeyValuePair<string, string>>>? TenantHeaders { get; init; }
 

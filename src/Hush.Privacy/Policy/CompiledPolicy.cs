@@ -276,11 +276,16 @@ internal static class SensitiveKeyHints
     }
 }
 
-/// <summary>Case-insensitive globs with <c>*</c> (any run) and <c>?</c> (one character).</summary>
-internal static class Glob
+/// <summary>
+/// Case-insensitive globs with <c>*</c> (any run) and <c>?</c> (one character): policy keys here, and the
+/// service names an ingest identity may emit in the gateway.
+/// </summary>
+public static class Glob
 {
+    /// <summary>True when <paramref name="pattern"/> has a <c>*</c> or <c>?</c>.</summary>
     public static bool HasWildcards(string pattern) => pattern.AsSpan().IndexOfAny('*', '?') >= 0;
 
+    /// <summary>True when <paramref name="pattern"/> is only stars.</summary>
     public static bool MatchesEverything(string pattern)
     {
         foreach (var c in pattern)

@@ -70,9 +70,47 @@ public sealed class ServeCommandTests
         Assert.NotNull(started);
         Assert.Contains($"OTLP/gRPC listening on {started.GrpcEndpoint}", text, StringComparison.Ordinal);
         Assert.Contains($"OTLP/HTTP listening on {started.HttpEndpoint}v1/traces", text, StringComparison.Ordinal);
-        Assert.Contains("AUTHENTICATION IS NOT CONFIGURED YET", text, StringComparison.Ordinal);
+        Assert.Contains("DEV MODE", text, StringComparison.Ordinal);
+        var tokenLine = text.Split('\n').Single(l => l.StartsWith("hush:   hush_", StringComparison.Ordinal));
+        var token = tokenLine["hush:   ".Length..].Trim();
+        Assert.True(started.Tokens.Validate(token).Succeeded);
+        Assert.Equal("dev", started.Tokens.Validate(token).Identity!.Tenant);
+        Assert.Contains("OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer " + token, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, File.ReadAllText(started.Tokens.Path), StringComparison.Ordinal);
         Assert.Contains("hush: stopped", text, StringComparison.Ordinal);
         Assert.False(started.IsReady);
+    }
+
+    [Fact]
+    public void TokenCommands_CreateListRevoke_WorkOnTheConfiguredStore()
+    {
+        var dir = Directory.CreateTempSubdirectory("hush-token-").FullName;
+        try
+        {
+            var env = new Dictionary<string, string?> { ["HUSH_SERVICE__DATA_DIR"] = dir };
+            var output = new StringWriter();
+
+            Assert.Equal(0, TokenCommand.RunCreate(null, "acme", ["checkout*", "cart"], "ci", output, TextWriter.Null, env));
+            var token = output.ToString().Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("hush_", StringComparison.Ordinal));
+            var id = token.Split('_')[1];
+
+            var list = new StringWriter();
+            Assert.Equal(0, TokenCommand.RunList(null, list, TextWriter.Null, env));
+            Assert.Contains(id, list.ToString(), StringComparison.Ordinal);
+            Assert.Contains("checkout*,cart", list.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain(token, list.ToString(), StringComparison.Ordinal);
+
+            // A pasted whole token revokes by its id.
+            Assert.Equal(0, TokenCommand.RunRevoke(null, token, TextWriter.Null, TextWriter.Null, env));
+            var error = new StringWriter();
+            Assert.Equal(1, TokenCommand.RunRevoke(null, id, TextWriter.Null, error, env));
+            Assert.Contains("no active token", error.ToString(), StringComparison.Ordinal);
+            Assert.Equal(2, TokenCommand.RunCreate(null, "acme", [], null, TextWriter.Null, TextWriter.Null, env));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

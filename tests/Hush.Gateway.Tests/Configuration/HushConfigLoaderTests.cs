@@ -55,8 +55,20 @@ public sealed class HushConfigLoaderTests
         Assert.Equal(new Uri("http://tempo:4318"), tempo.Endpoint);
         Assert.True(tempo.Json);
         Assert.False(tempo.Gzip);
-        Assert.Equal("acme", tempo.Headers["X-Scope-OrgID"]);
+        Assert.Equal("eu-1", tempo.Headers["X-Cluster"]);
         Assert.Equal("Bearer t0k3n", tempo.Headers["authorization"]);
+        Assert.Equal("X-Tenant", tempo.TenantHeader);
+        var auth = config.Receiver.Auth;
+        Assert.Equal(IngestAuthMode.Required, auth.Mode);
+        Assert.EndsWith("tokens-here.json", auth.TokenFile, StringComparison.Ordinal);
+        Assert.Equal(["X-Scope-OrgID", "X-Tenant"], auth.TenantHeaders);
+        Assert.Equal(8L << 20, config.Receiver.DefaultLimits.BytesPerSecond);
+        Assert.Equal(16L << 20, config.Receiver.DefaultLimits.BurstBytes);
+        Assert.Equal(5000, config.Receiver.DefaultLimits.MaxSpansPerRequest);
+        var acme = config.Receiver.TenantLimits["acme"];
+        Assert.Equal(32L << 20, acme.BytesPerSecond);
+        Assert.Equal(64L << 20, acme.BurstBytes);
+        Assert.Equal(5000, acme.MaxSpansPerRequest);
         Assert.Equal(TimeSpan.FromSeconds(3), tempo.Timeout);
         Assert.Equal(TimeSpan.FromSeconds(1), tempo.InitialInterval);
         Assert.Equal(TimeSpan.FromSeconds(10), tempo.MaxInterval);
@@ -108,7 +120,7 @@ public sealed class HushConfigLoaderTests
         {
             ["HUSH_RECEIVERS__OTLP__PROTOCOLS__HTTP__ENDPOINT"] = "127.0.0.1:9999",
             ["HUSH_EXPORTERS__OTLPHTTP_TEMPO__ENDPOINT"] = "https://tempo.internal:4318",
-            ["HUSH_EXPORTERS__OTLPHTTP_TEMPO__HEADERS__X-SCOPE-ORGID"] = "acme",
+            ["HUSH_EXPORTERS__OTLPHTTP_TEMPO__HEADERS__X-CLUSTER"] = "acme",
             ["HUSH_SERVICE__PIPELINES__TRACES__EXPORTERS"] = "otlphttp/tempo, debug",
             ["HUSH_PROCESSORS__BATCH__TIMEOUT"] = "1m",
             ["OTHER_VARIABLE"] = "ignored",
@@ -124,7 +136,8 @@ public sealed class HushConfigLoaderTests
         var tempo = Assert.IsType<OtlpHttpExporterConfig>(config.Pipeline.Exporters[0]);
         Assert.Equal("otlphttp/tempo", tempo.Id);
         Assert.Equal(new Uri("https://tempo.internal:4318"), tempo.Endpoint);
-        Assert.Equal("acme", tempo.Headers["x-scope-orgid"]);
+        Assert.Equal("acme", tempo.Headers["x-cluster"]);
+        Assert.Equal("X-Scope-OrgID", tempo.TenantHeader);
     }
 
     [Fact]
@@ -232,15 +245,43 @@ public sealed class HushConfigLoaderTests
     }
 
     [Fact]
-    public void LoadYaml_NonLoopbackBind_WarnsLoudly()
+    public void LoadYaml_NonLoopbackOtlpBind_RequiresAuthentication()
     {
         var yaml = HushConfigLoader.DefaultYaml.Replace("127.0.0.1:4317", "0.0.0.0:4317", StringComparison.Ordinal);
 
         var result = HushConfigLoader.LoadYaml(yaml, NoEnvironment);
 
         Assert.True(result.IsValid);
-        var warning = Assert.Single(result.Warnings);
-        Assert.Contains("'receivers.otlp.protocols.grpc.endpoint' binds a non-loopback address and authentication is not configured", warning, StringComparison.Ordinal);
+        Assert.Equal(IngestAuthMode.Required, result.Config!.Receiver.Auth.Mode);
+        Assert.Empty(result.Warnings);
+        Assert.Equal(IngestAuthMode.Dev, HushConfigLoader.LoadDefault(NoEnvironment).Config!.Receiver.Auth.Mode);
+    }
+
+    [Fact]
+    public void LoadYaml_NonLoopbackAdminBind_WarnsLoudly()
+    {
+        var yaml = HushConfigLoader.DefaultYaml.Replace("127.0.0.1:3200", "0.0.0.0:3200", StringComparison.Ordinal);
+
+        var result = HushConfigLoader.LoadYaml(yaml, NoEnvironment);
+
+        Assert.True(result.IsValid);
+        Assert.Contains("'service.admin.endpoint' binds a non-loopback address", Assert.Single(result.Warnings), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadYaml_StaticHeaderThatHushSetsFromTheTenant_IsAnError()
+    {
+        var yaml = """
+            exporters:
+              otlphttp: { endpoint: "http://tempo:4318", headers: { X-Scope-OrgID: fixed } }
+            service:
+              pipelines: { traces: { receivers: [otlp], exporters: [otlphttp] } }
+            receivers: { otlp: { protocols: { http: {} } } }
+            """;
+
+        var result = HushConfigLoader.LoadYaml(yaml, NoEnvironment);
+
+        Assert.Contains(result.Errors, e => e.StartsWith("'exporters.otlphttp.headers.X-Scope-OrgID' is set by Hush to each batch's tenant", StringComparison.Ordinal));
     }
 
     [Fact]
