@@ -6,7 +6,7 @@ internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
     private long _ticks = start.UtcTicks;
 
     public ManualClock()
-        : this(new DateTimeOffset(2026, 12, 1, 9, 0, 0, TimeSpan.Zero))
+        : this(DateTimeOffset.UtcNow)
     {
     }
 

@@ -1,5 +1,6 @@
 using Hush.Gateway.Authentication;
 using Hush.Gateway.Configuration;
+using Hush.Gateway.Tests.Support;
 using Hush.Gateway.Tls;
 
 namespace Hush.Gateway.Tests.Tls;

@@ -100,7 +100,8 @@ internal static class IngestBinder
             errors.Add($"'{jwt.KeyPath("issuer")}' is required");
         }
 
-        var audiences = jwt.StringList("audience") ?? (jwt.String("audience") is { } one ? [one] : null);
+        // One audience or a list of them.
+        var audiences = jwt.Node("audience") is ConfigScalar ? (jwt.String("audience") is { } one ? [one] : null) : jwt.StringList("audience");
         if (audiences is null || audiences.Count == 0)
         {
             errors.Add($"'{jwt.KeyPath("audience")}' is required (a name or a list)");
