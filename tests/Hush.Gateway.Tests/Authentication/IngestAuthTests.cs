@@ -6,7 +6,6 @@ using Hush.Gateway.Receivers;
 using Hush.Gateway.Tests.Receivers;
 using Hush.Gateway.Tests.Support;
 using Hush.Otlp;
-using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
@@ -45,7 +44,7 @@ public sealed class IngestAuthTests
     [InlineData(OtlpExportProtocol.Grpc)]
     public async Task Export_OpenTelemetrySdkWithToken_ArrivesInTheTokensTenantWithProvenance(OtlpExportProtocol protocol)
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         var (token, info) = hush.Server.Tokens.Create("acme", ["checkout"]);
 
         var exported = ExportWithSdk(hush.Server, protocol, "checkout", "Authorization=Bearer " + token);
@@ -65,7 +64,7 @@ public sealed class IngestAuthTests
     [InlineData(OtlpExportProtocol.Grpc, "Authorization=Bearer not-a-token")]
     public async Task Export_OpenTelemetrySdkWithoutOrWithBadToken_IsRefusedAndNothingArrives(OtlpExportProtocol protocol, string? headers)
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         hush.Server.Tokens.Create("acme", ["*"]);
 
         var exported = ExportWithSdk(hush.Server, protocol, "checkout", headers);
@@ -81,10 +80,10 @@ public sealed class IngestAuthTests
     [Fact]
     public async Task Post_WithoutCredential_401WithWwwAuthenticateAndStatusBody()
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         hush.Server.Tokens.Create("acme", ["*"]);
 
-        using var response = await hush.PostAsync(GatewayFixture.Request("anon"), token: null);
+        using var response = await PostAsync(hush, GatewayFixture.Request("anon"), token: null);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
@@ -96,11 +95,11 @@ public sealed class IngestAuthTests
     [Fact]
     public async Task Post_RevokedToken_401Revoked()
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         var (token, info) = hush.Server.Tokens.Create("acme", ["*"]);
         hush.Server.Tokens.Revoke(info.Id);
 
-        using var response = await hush.PostAsync(GatewayFixture.Request("revoked"), token);
+        using var response = await PostAsync(hush, GatewayFixture.Request("revoked"), token);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("revoked", OtlpProtobuf.DecodeRpcStatus(await response.Content.ReadAsByteArrayAsync()).Message, StringComparison.Ordinal);
@@ -112,9 +111,9 @@ public sealed class IngestAuthTests
     [InlineData("hush_abcdefghij_aaaa")]
     public async Task Post_MalformedAuthorization_401Malformed(string header)
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         hush.Server.Tokens.Create("acme", ["*"]);
-        using var request = AuthGateway.Request(GatewayFixture.Request("bad"), token: null);
+        using var request = Request(GatewayFixture.Request("bad"), token: null);
         request.Headers.TryAddWithoutValidation("Authorization", header);
 
         using var response = await hush.Http.SendAsync(request);
@@ -126,13 +125,13 @@ public sealed class IngestAuthTests
     [Fact]
     public async Task Post_TenantHeaderNamingAnotherTenant_403OverHttpAndPermissionDeniedOverGrpc()
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         var (token, _) = hush.Server.Tokens.Create("tenant-a", ["*"]);
 
-        using var http = AuthGateway.Request(GatewayFixture.Request("cross"), token);
+        using var http = Request(GatewayFixture.Request("cross"), token);
         http.Headers.Add("X-Scope-OrgID", "tenant-b");
         using var refused = await hush.Http.SendAsync(http);
-        using var same = AuthGateway.Request(GatewayFixture.Request("same"), token);
+        using var same = Request(GatewayFixture.Request("same"), token);
         same.Headers.Add("X-Scope-OrgID", "tenant-a");
         using var accepted = await hush.Http.SendAsync(same);
 
@@ -163,7 +162,7 @@ public sealed class IngestAuthTests
     [Fact]
     public async Task Post_SpansOfAServiceNotAllowed_RejectedAsPartialSuccessWhileAllowedOnesArrive()
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         var (token, info) = hush.Server.Tokens.Create("acme", ["checkout*"]);
         var request = GatewayFixture.Request("mixed", 2);
         var forged = GatewayFixture.Request("forged", 3).ResourceSpans[0];
@@ -172,7 +171,7 @@ public sealed class IngestAuthTests
         request.ResourceSpans.Add(forged);
         request.ResourceSpans[0].Resource.Attributes.Add(new KeyValue(IngestGate.IdentityAttribute, AnyValue.Of("token:forged")));
 
-        using var response = await hush.PostAsync(request, token);
+        using var response = await PostAsync(hush, request, token);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var partial = OtlpProtobuf.DecodeExportResponse(await response.Content.ReadAsByteArrayAsync()).PartialSuccess!;
@@ -191,7 +190,7 @@ public sealed class IngestAuthTests
     [Fact]
     public async Task Post_NoisyTenantOverItsRate_429WithRetryAfterWhileAnotherTenantFlows()
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         var (noisy, _) = hush.Server.Tokens.Create("noisy", ["*"]);
         var (quiet, _) = hush.Server.Tokens.Create("quiet", ["*"]);
         var big = GatewayFixture.Request("big", 150); // ~20 KiB: three fill the 64 KiB burst.
@@ -200,7 +199,7 @@ public sealed class IngestAuthTests
         HttpResponseMessage? throttled = null;
         for (var i = 0; i < 6 && throttled is null; i++)
         {
-            var response = await hush.PostAsync(big, noisy);
+            var response = await PostAsync(hush, big, noisy);
             codes.Add(response.StatusCode);
             if (response.StatusCode == HttpStatusCode.TooManyRequests)
             {
@@ -212,7 +211,7 @@ public sealed class IngestAuthTests
             }
         }
 
-        using var quietResponse = await hush.PostAsync(big, quiet);
+        using var quietResponse = await PostAsync(hush, big, quiet);
 
         Assert.NotNull(throttled);
         using (throttled)
@@ -237,7 +236,7 @@ public sealed class IngestAuthTests
     [InlineData(OtlpExportProtocol.Grpc)]
     public async Task Export_OpenTelemetrySdkThrottledByItsTenantsRate_RetriesAndArrives(OtlpExportProtocol protocol)
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         var (token, _) = hush.Server.Tokens.Create("noisy", ["*"]);
 
         // Warm the SDK up first (its first export JITs for a while, and the bucket refills meanwhile).
@@ -249,7 +248,7 @@ public sealed class IngestAuthTests
             HttpStatusCode status;
             do
             {
-                using var drain = await hush.PostAsync(GatewayFixture.Request("drain", spans), token);
+                using var drain = await PostAsync(hush, GatewayFixture.Request("drain", spans), token);
                 status = drain.StatusCode;
             }
             while (status == HttpStatusCode.OK);
@@ -273,7 +272,7 @@ public sealed class IngestAuthTests
         Assert.Contains(hush.Sink.Spans, s => s.Span.Name == "GET /cart" && s.Tenant == "noisy");
     }
 
-    private static async Task<long> Throttled(AuthGateway hush, string transport)
+    private static async Task<long> Throttled(GatewayFixture hush, string transport)
     {
         var prefix = $"hush_receiver_requests_total{{transport=\"{transport}\",outcome=\"throttled\"}} ";
         var line = (await hush.Admin.GetStringAsync("metrics")).Split('\n').Single(l => l.StartsWith(prefix, StringComparison.Ordinal));
@@ -283,11 +282,11 @@ public sealed class IngestAuthTests
     [Fact]
     public async Task Post_MoreSpansThanTheTenantAllows_413()
     {
-        await using var hush = await AuthGateway.StartAsync();
+        await using var hush = await StartAsync();
         var (token, _) = hush.Server.Tokens.Create("small", ["*"]);
 
-        using var response = await hush.PostAsync(GatewayFixture.Request("many", 3), token);
-        using var ok = await hush.PostAsync(GatewayFixture.Request("few", 2), token);
+        using var response = await PostAsync(hush, GatewayFixture.Request("many", 3), token);
+        using var ok = await PostAsync(hush, GatewayFixture.Request("few", 2), token);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("at most 2 per request", OtlpProtobuf.DecodeRpcStatus(await response.Content.ReadAsByteArrayAsync()).Message, StringComparison.Ordinal);
@@ -405,77 +404,29 @@ public sealed class IngestAuthTests
         }
     }
 
-    private sealed class AuthGateway : IAsyncDisposable
+    /// <summary>
+    /// A gateway in required mode. Required mode with an empty token store refuses to start, so a token is
+    /// seeded first, as an operator would.
+    /// </summary>
+    private static Task<GatewayFixture> StartAsync() =>
+        GatewayFixture.StartAsync(yaml: Yaml, beforeStart: config => HushServer.OpenTokenStore(config).Create("seed", ["*"]));
+
+    private static HttpRequestMessage Request(TraceRequest traces, string? token)
     {
-        private readonly string _dir;
-        private readonly ILoggerFactory _loggerFactory;
-
-        private AuthGateway(HushServer server, SinkExporter sink, CapturingLoggerProvider logs, ILoggerFactory loggerFactory, string dir)
+        var content = new ByteArrayContent(OtlpProtobuf.Encode(traces));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
+        var request = new HttpRequestMessage(HttpMethod.Post, "v1/traces") { Content = content };
+        if (token is not null)
         {
-            Server = server;
-            Sink = sink;
-            Logs = logs;
-            _loggerFactory = loggerFactory;
-            _dir = dir;
-            Http = new HttpClient { BaseAddress = server.HttpEndpoint };
-            Grpc = new HttpClient { BaseAddress = server.GrpcEndpoint, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-            Admin = new HttpClient { BaseAddress = server.AdminEndpoint };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
 
-        public HushServer Server { get; }
+        return request;
+    }
 
-        public SinkExporter Sink { get; }
-
-        public CapturingLoggerProvider Logs { get; }
-
-        public HttpClient Http { get; }
-
-        public HttpClient Grpc { get; }
-
-        public HttpClient Admin { get; }
-
-        public static async Task<AuthGateway> StartAsync()
-        {
-            var dir = Directory.CreateTempSubdirectory("hush-auth-").FullName;
-            var loaded = HushConfigLoader.LoadYaml(Yaml.Replace("DATADIR", dir, StringComparison.Ordinal), new Dictionary<string, string?>());
-            Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
-
-            // Required mode with an empty store refuses to start: seed one token, as an operator would.
-            HushServer.OpenTokenStore(loaded.Config!).Create("seed", ["*"]);
-            var logs = new CapturingLoggerProvider();
-            var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
-            var sink = new SinkExporter();
-            var server = await HushServer.StartAsync(loaded.Config!, new HushServerOptions { LoggerFactory = loggerFactory, AdditionalExporters = [sink] });
-            return new AuthGateway(server, sink, logs, loggerFactory, dir);
-        }
-
-        public static HttpRequestMessage Request(TraceRequest traces, string? token)
-        {
-            var content = new ByteArrayContent(OtlpProtobuf.Encode(traces));
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
-            var request = new HttpRequestMessage(HttpMethod.Post, "v1/traces") { Content = content };
-            if (token is not null)
-            {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            }
-
-            return request;
-        }
-
-        public async Task<HttpResponseMessage> PostAsync(TraceRequest traces, string? token)
-        {
-            using var request = Request(traces, token);
-            return await Http.SendAsync(request);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Http.Dispose();
-            Grpc.Dispose();
-            Admin.Dispose();
-            await Server.DisposeAsync();
-            _loggerFactory.Dispose();
-            Directory.Delete(_dir, recursive: true);
-        }
+    private static async Task<HttpResponseMessage> PostAsync(GatewayFixture hush, TraceRequest traces, string? token)
+    {
+        using var request = Request(traces, token);
+        return await hush.Http.SendAsync(request);
     }
 }

@@ -66,7 +66,12 @@ internal sealed class GatewayFixture : IAsyncDisposable
 
     public HttpClient Admin { get; }
 
-    public static async Task<GatewayFixture> StartAsync(int capacitySpans = 131_072, string? yaml = null, Func<HushConfig, Hush.Pipeline.IPrivacyStage>? privacy = null)
+    /// <summary>Starts a gateway; <paramref name="beforeStart"/> sees the loaded config first (to seed tokens, say).</summary>
+    public static async Task<GatewayFixture> StartAsync(
+        int capacitySpans = 131_072,
+        string? yaml = null,
+        Func<HushConfig, Hush.Pipeline.IPrivacyStage>? privacy = null,
+        Action<HushConfig>? beforeStart = null)
     {
         var dataDir = Directory.CreateTempSubdirectory("hush-gw-").FullName;
         var loaded = HushConfigLoader.LoadYaml((yaml ?? Yaml)
@@ -74,6 +79,7 @@ internal sealed class GatewayFixture : IAsyncDisposable
             .Replace("CAPACITY", capacitySpans.ToString(), StringComparison.Ordinal)
             .Replace("BATCH", Math.Min(1000, capacitySpans).ToString(), StringComparison.Ordinal), new Dictionary<string, string?>());
         Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
+        beforeStart?.Invoke(loaded.Config!);
         var logs = new CapturingLoggerProvider();
         var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
         var sink = new SinkExporter();
