@@ -1,4 +1,4 @@
 using BenchmarkDotNet.Running;
 
 // One program for every benchmark: `dotnet run -c Release --project bench/Hush.Benchmarks -- --filter '*'`.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+BenchmarkSwitcher.FromAssembly(typeof(Hush.Benchmarks.ScrubBenchmarks).Assembly).Run(args);

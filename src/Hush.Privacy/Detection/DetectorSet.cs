@@ -23,6 +23,9 @@ public sealed class DetectorSet
     private readonly IValueDetector[] _detectors;
     private readonly Prefilter[] _prefilters;
 
+    /// <summary>The built-in detectors by index (null for custom ones), called without a virtual hop or a view object.</summary>
+    private readonly BuiltInDetector?[] _builtIns;
+
     /// <summary>Creates a set over <paramref name="detectors"/> (run in the given order).</summary>
     public DetectorSet(IEnumerable<IValueDetector> detectors)
     {
@@ -30,6 +33,7 @@ public sealed class DetectorSet
         _detectors = [.. detectors];
         Detectors = Array.AsReadOnly(_detectors);
         _prefilters = new Prefilter[_detectors.Length];
+        _builtIns = new BuiltInDetector?[_detectors.Length];
         for (int i = 0; i < _detectors.Length; i++)
         {
             if (_detectors[i] is null)
@@ -38,7 +42,8 @@ public sealed class DetectorSet
             }
 
             // Custom detectors have no prefilter: the empty one lets every value through.
-            _prefilters[i] = _detectors[i] is BuiltInDetector builtIn ? builtIn.Prefilter : default;
+            _builtIns[i] = _detectors[i] as BuiltInDetector;
+            _prefilters[i] = _builtIns[i]?.Prefilter ?? default;
         }
     }
 
@@ -69,26 +74,55 @@ public sealed class DetectorSet
             text = value[..cut];
         }
 
+        // Pure ASCII without %XX is its own normalized form (ASCII is already NFKC): no copy and, for the built-in
+        // detectors, no view object either, so a clean value allocates nothing.
         TextFeatures features = TextFeatures.Compute(text);
         TextView? view = null;
+        string scanned = text;
         if (features.Has(CharFlags.NonAscii | CharFlags.Percent))
         {
             view = TextView.Create(text);
             if (view.IsNormalized)
             {
-                features = TextFeatures.Compute(view.Normalized);
+                scanned = view.Normalized;
+                features = TextFeatures.Compute(scanned);
+            }
+            else
+            {
+                view = null;
             }
         }
 
         for (int i = 0; i < _detectors.Length; i++)
         {
-            if (!_prefilters[i].Allows(features))
+            ref readonly Prefilter prefilter = ref _prefilters[i];
+            if (!prefilter.Allows(features))
             {
                 continue;
             }
 
-            view ??= TextView.Create(text);
-            RunOne(_detectors[i], view, matches);
+            if (prefilter.NeedsRuns)
+            {
+                if (!features.HasRuns)
+                {
+                    features = features.WithRuns(scanned);
+                }
+
+                if (!prefilter.AllowsRuns(features))
+                {
+                    continue;
+                }
+            }
+
+            if (_builtIns[i] is { } builtIn)
+            {
+                RunBuiltIn(builtIn, text.Length, scanned, view, matches);
+            }
+            else
+            {
+                view ??= TextView.Create(text);
+                RunOne(_detectors[i], view, matches);
+            }
         }
 
         if (matches.Count > 1)
@@ -97,6 +131,22 @@ public sealed class DetectorSet
         }
 
         return whole;
+    }
+
+    private static void RunBuiltIn(BuiltInDetector detector, int originalLength, string scanned, TextView? view, List<DetectorMatch> matches)
+    {
+        int before = matches.Count;
+        try
+        {
+            detector.FindIn(scanned, view, matches);
+        }
+#pragma warning disable CA1031 // Fail closed, as for custom detectors: a bug must not let the value through.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            matches.RemoveRange(before, matches.Count - before);
+            matches.Add(new DetectorMatch(0, originalLength, detector.DataClass, detector.Name));
+        }
     }
 
     private static void RunOne(IValueDetector detector, TextView view, List<DetectorMatch> matches)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Unicode;
@@ -22,10 +23,20 @@ internal sealed class ScrubSession
     /// <summary>Integers below this magnitude have fewer than 7 digits: no detector (phone, SSN, card) can match them.</summary>
     private const long MinScannedInteger = 1_000_000;
 
+    /// <summary>
+    /// Pseudonyms remembered for the rest of one call: a user's id repeats on every span of its trace (3-10 spans per
+    /// trace in a request), and one HMAC costs ~2 us. Bounded so a request of distinct ids costs at most this many entries;
+    /// the memo dies with the session, so no value outlives the request that carried it.
+    /// </summary>
+    private const int MaxMemoizedPseudonyms = 1024;
+
     private const string LimitsRule = "limits";
     private const string DetectorRulePrefix = "detector/";
 
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
+    /// <summary>"detector/&lt;name&gt;" counter labels, built once per detector name (names come from the policy, never values).</summary>
+    private static readonly ConcurrentDictionary<string, string> DetectorRules = new(StringComparer.Ordinal);
 
     private readonly PolicyScrubber _scrubber;
     private readonly CompiledPolicy _policy;
@@ -33,6 +44,7 @@ internal sealed class ScrubSession
     private readonly List<DetectorMatch> _matches = [];
     private Pseudonymizer? _pseudonymizer;
     private Dictionary<string, int>? _spanTally;
+    private Dictionary<(string DataClass, string Value), string>? _pseudonyms;
     private bool _inSpan;
     private int _changed;
     private int _dropped;
@@ -48,6 +60,24 @@ internal sealed class ScrubSession
     }
 
     private Pseudonymizer Pseudonymizer => _pseudonymizer ??= _scrubber.PseudonymizerFor(_tenant);
+
+    /// <summary>The tenant's pseudonym of <paramref name="value"/>, computed once per call.</summary>
+    private string Pseudonym(string dataClass, string value)
+    {
+        _pseudonyms ??= [];
+        if (_pseudonyms.TryGetValue((dataClass, value), out var pseudonym))
+        {
+            return pseudonym;
+        }
+
+        pseudonym = Pseudonymizer.Pseudonymize(dataClass, value);
+        if (_pseudonyms.Count < MaxMemoizedPseudonyms)
+        {
+            _pseudonyms[(dataClass, value)] = pseudonym;
+        }
+
+        return pseudonym;
+    }
 
     public ScrubReport Run(TraceRequest request)
     {
@@ -325,14 +355,13 @@ internal sealed class ScrubSession
                 }
 
             case AnyValueKind.Int:
-                return ScrubNumber(value, value.IntValue.ToString(CultureInfo.InvariantCulture), Math.Abs(value.IntValue) >= MinScannedInteger || value.IntValue == long.MinValue, rule, out keep);
+                return ScrubNumber(value, Math.Abs(value.IntValue) >= MinScannedInteger || value.IntValue == long.MinValue, rule, out keep);
 
             case AnyValueKind.Double:
                 {
                     var d = value.DoubleValue;
                     var integral = double.IsFinite(d) && Math.Abs(d) >= MinScannedInteger && Math.Abs(d) < 1e19 && Math.Floor(d) == d;
-                    var text = integral ? ((long)d).ToString(CultureInfo.InvariantCulture) : d.ToString("R", CultureInfo.InvariantCulture);
-                    return ScrubNumber(value, text, integral, rule, out keep);
+                    return ScrubNumber(value, integral, rule, out keep);
                 }
 
             case AnyValueKind.Bytes:
@@ -418,13 +447,14 @@ internal sealed class ScrubSession
     /// <summary>
     /// Numbers: hiding actions apply to their invariant text; otherwise integers of 7+ digits pass the
     /// detectors (a card or phone number sent as an int), and a finding turns the value into a string.
+    /// The text is only formatted when one of those needs it: most numbers (ports, sizes, scores) need neither.
     /// </summary>
-    private AnyValue ScrubNumber(AnyValue value, string text, bool scan, CompiledRule? rule, out bool keep)
+    private AnyValue ScrubNumber(AnyValue value, bool scan, CompiledRule? rule, out bool keep)
     {
         keep = true;
         if (rule is { Action: PolicyAction.Redact or PolicyAction.Pseudonymize or PolicyAction.Tokenize or PolicyAction.Mask or PolicyAction.Generalize })
         {
-            var result = ApplyRule(text, rule, droppable: true);
+            var result = ApplyRule(NumberText(value, scan), rule, droppable: true);
             if (result is null)
             {
                 keep = false;
@@ -434,11 +464,12 @@ internal sealed class ScrubSession
             return AnyValue.Of(result);
         }
 
-        if (!scan || (rule is not null && !rule.Detect))
+        if (!scan || (rule is not null && !rule.Detect) || !_policy.HasDetectors)
         {
             return value;
         }
 
+        var text = NumberText(value, integral: true);
         var detected = Detect(text, droppable: true);
         if (detected is null)
         {
@@ -448,6 +479,11 @@ internal sealed class ScrubSession
 
         return ReferenceEquals(detected, text) ? value : AnyValue.Of(detected);
     }
+
+    /// <summary>The invariant text of a number: integral doubles (only those of 7+ digits are scanned) as integers.</summary>
+    private static string NumberText(AnyValue value, bool integral) => value.Kind == AnyValueKind.Int
+        ? value.IntValue.ToString(CultureInfo.InvariantCulture)
+        : integral ? ((long)value.DoubleValue).ToString(CultureInfo.InvariantCulture) : value.DoubleValue.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Valid UTF-8 is scrubbed as the string it is. Invalid UTF-8 (binary ids, hashes, compressed
@@ -502,7 +538,7 @@ internal sealed class ScrubSession
         }
 
         var cls = _matches.Count > 0 ? _matches[0].DataClass : "binary";
-        Record(_matches.Count > 0 ? DetectorRulePrefix + _matches[0].Detector : LimitsRule, cls, "redact");
+        Record(_matches.Count > 0 ? DetectorRule(_matches[0].Detector) : LimitsRule, cls, "redact");
         _changed++;
         return AnyValue.Of(Redactor.Placeholder("binary"));
     }
@@ -528,7 +564,7 @@ internal sealed class ScrubSession
             case PolicyAction.Redact:
                 return Changed(rule, Redactor.Placeholder(rule.DataClass));
             case PolicyAction.Pseudonymize:
-                return Changed(rule, Pseudonymizer.Pseudonymize(rule.DataClass, s));
+                return Changed(rule, Pseudonym(rule.DataClass, s));
             case PolicyAction.Tokenize:
                 return Changed(rule, _scrubber.Vault.Tokenize(_tenant, rule.DataClass, s));
             case PolicyAction.Mask:
@@ -760,9 +796,20 @@ internal sealed class ScrubSession
         {
             if (_policy.InlineActionFor(m.DataClass) == PolicyAction.Drop && droppable)
             {
-                Record(DetectorRulePrefix + m.Detector, m.DataClass, "drop");
+                Record(DetectorRule(m.Detector), m.DataClass, "drop");
                 return null;
             }
+        }
+
+        if (_matches.Count == 1 && _matches[0].Start == 0 && _matches[0].Length == s.Length)
+        {
+            // The whole value is the finding (an address in network.peer.address, an email as an id): no builder.
+            var whole1 = _matches[0];
+            var action1 = _policy.InlineActionFor(whole1.DataClass);
+            var replaced = Replace(action1, whole1.DataClass, s);
+            Record(DetectorRule(whole1.Detector), whole1.DataClass, action1 == PolicyAction.Drop ? "redact" : ActionLabel(action1));
+            _changed++;
+            return replaced;
         }
 
         var sb = new StringBuilder(s.Length + 16);
@@ -778,7 +825,7 @@ internal sealed class ScrubSession
             var action = _policy.InlineActionFor(m.DataClass);
             sb.Append(Replace(action, m.DataClass, s.Substring(m.Start, m.Length)));
             pos = m.End;
-            Record(DetectorRulePrefix + m.Detector, m.DataClass, action == PolicyAction.Drop ? "redact" : ActionLabel(action));
+            Record(DetectorRule(m.Detector), m.DataClass, action == PolicyAction.Drop ? "redact" : ActionLabel(action));
         }
 
         sb.Append(s, pos, s.Length - pos);
@@ -813,7 +860,7 @@ internal sealed class ScrubSession
 
     private string Replace(PolicyAction action, string dataClass, string text) => action switch
     {
-        PolicyAction.Pseudonymize => Pseudonymizer.Pseudonymize(dataClass, text),
+        PolicyAction.Pseudonymize => Pseudonym(dataClass, text),
         PolicyAction.Tokenize => _scrubber.Vault.Tokenize(_tenant, dataClass, text),
         PolicyAction.Mask => Masker.Mask(text, 4),
         PolicyAction.Generalize => Generalizer.TryGeneralizeIp(text, out var prefix) ? prefix : Redactor.Placeholder(dataClass),
@@ -833,6 +880,11 @@ internal sealed class ScrubSession
         PolicyAction.Truncate => "truncate",
         _ => "keep",
     };
+
+    private static string DetectorRule(string detector) =>
+        DetectorRules.TryGetValue(detector, out var rule) ? rule
+        : DetectorRules.Count < PolicyLimits.KeyCacheCapacity ? DetectorRules.GetOrAdd(detector, static d => DetectorRulePrefix + d)
+        : DetectorRulePrefix + detector;
 
     private void Record(string rule, string dataClass, string action)
     {

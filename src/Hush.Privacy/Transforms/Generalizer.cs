@@ -49,7 +49,17 @@ public static class Generalizer
             return true;
         }
 
-        if (Ipv4Detector.TryParse(s, 0) != s.Length || !IPAddress.TryParse(s, out IPAddress? v4))
+        if (Ipv4Detector.TryParse(s, 0) != s.Length)
+        {
+            return false;
+        }
+
+        if (TryV4PrefixFast(s, out generalized))
+        {
+            return true;
+        }
+
+        if (!IPAddress.TryParse(s, out IPAddress? v4))
         {
             return false;
         }
@@ -87,6 +97,37 @@ public static class Generalizer
         }
 
         year = s[..4].ToString();
+        return true;
+    }
+
+    /// <summary>
+    /// A validated dotted quad whose octets have no leading zero is its own canonical text: its /24 is the first three
+    /// octets as written plus ".0/24", one allocation and no <see cref="IPAddress"/>. Leading zeros take the
+    /// <see cref="IPAddress"/> path, which decides how they are read.
+    /// </summary>
+    private static bool TryV4PrefixFast(string s, out string generalized)
+    {
+        generalized = string.Empty;
+        int thirdDot = -1;
+        for (int i = 0, dots = 0; i < s.Length; i++)
+        {
+            if (s[i] == '0' && (i == 0 || s[i - 1] == '.') && i + 1 < s.Length && s[i + 1] != '.')
+            {
+                return false;
+            }
+
+            if (s[i] == '.' && ++dots == 3)
+            {
+                thirdDot = i;
+            }
+        }
+
+        if (thirdDot < 0)
+        {
+            return false;
+        }
+
+        generalized = string.Concat(s.AsSpan(0, thirdDot), ".0/24");
         return true;
     }
 

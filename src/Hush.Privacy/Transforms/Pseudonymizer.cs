@@ -32,7 +32,15 @@ public sealed class Pseudonymizer
         ["email"] = "eml", ["phone"] = "tel", ["ip"] = "ip", ["name"] = "nam", ["payment_card"] = "pan",
     }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Reusable HMAC contexts: the one-shot <see cref="HMACSHA256.HashData(ReadOnlySpan{byte}, ReadOnlySpan{byte}, Span{byte})"/>
+    /// sets up the key on every call, which costs about 2.5x a reset-and-reuse on Linux/OpenSSL (~4.9 vs ~1.8 us on the bench
+    /// machine). A few slots serve concurrent callers; a caller that finds none free makes one and disposes it.
+    /// </summary>
+    private const int PooledContexts = 4;
+
     private readonly byte[] _key;
+    private readonly IncrementalHash?[] _contexts = new IncrementalHash?[PooledContexts];
 
     /// <summary>Creates a pseudonymizer for one tenant.</summary>
     /// <exception cref="ArgumentException">The key is shorter than <see cref="MinKeyBytes"/> bytes.</exception>
@@ -69,7 +77,7 @@ public sealed class Pseudonymizer
             at += Encoding.UTF8.GetBytes(dataClass, input[at..]);
             input[at++] = 0;
             Encoding.UTF8.GetBytes(value, input[at..]);
-            HMACSHA256.HashData(_key, input, mac);
+            Mac(input, mac);
         }
         finally
         {
@@ -84,5 +92,43 @@ public sealed class Pseudonymizer
         Span<char> text = stackalloc char[PseudonymChars];
         Base32.Encode(mac, text, PseudonymChars);
         return string.Concat(prefix, "_", text);
+    }
+
+    /// <summary>HMAC-SHA256 of <paramref name="input"/> under the tenant key, on a pooled context.</summary>
+    private void Mac(ReadOnlySpan<byte> input, Span<byte> mac)
+    {
+        IncrementalHash? hmac = null;
+        int slot = 0;
+        for (; slot < _contexts.Length; slot++)
+        {
+            hmac = Interlocked.Exchange(ref _contexts[slot], null);
+            if (hmac is not null)
+            {
+                break;
+            }
+        }
+
+        hmac ??= IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key);
+        try
+        {
+            hmac.AppendData(input);
+            hmac.GetHashAndReset(mac);
+        }
+        catch
+        {
+            // A context in an unknown state is never reused.
+            hmac.Dispose();
+            throw;
+        }
+
+        for (slot = 0; slot < _contexts.Length; slot++)
+        {
+            if (Interlocked.CompareExchange(ref _contexts[slot], hmac, null) is null)
+            {
+                return;
+            }
+        }
+
+        hmac.Dispose();
     }
 }

@@ -274,9 +274,7 @@ public static class UrlSanitizer
         sb.Append(matches.Count == 0 ? text : Redactor.RedactMatches(text, matches));
     }
 
-    private static bool IsSecretName(string name)
-    {
-        var view = TextView.Create(name);
-        return SecretQueryParameterDetector.IsSecretName(view.Normalized);
-    }
+    /// <summary>ASCII names without <c>%XX</c> are already normalized: looked up as they are, without a view.</summary>
+    private static bool IsSecretName(string name) =>
+        SecretQueryParameterDetector.IsSecretName(TextView.NeedsNormalization(name) ? TextView.Create(name).Normalized : name);
 }

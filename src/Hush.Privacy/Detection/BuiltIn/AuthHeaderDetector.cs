@@ -18,7 +18,7 @@ internal sealed class AuthHeaderDetector() : BuiltInDetector("auth_header", "cre
 
     public override Prefilter Prefilter { get; } = new(14, 0, CharFlags.Space, CharFlags.Upper | CharFlags.Lower);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int i = 0;
         while (i < text.Length)

@@ -15,7 +15,7 @@ internal sealed class AwsSecretKeyDetector() : BuiltInDetector("aws_secret_key",
 
     public override Prefilter Prefilter { get; } = new(15 + SecretChars, 0, CharFlags.None, CharFlags.EqualsSign | CharFlags.Colon);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int i = text.AsSpan().IndexOfAny(KeySearch);
         while (i >= 0)

@@ -17,26 +17,32 @@ internal abstract class BuiltInDetector : IValueDetector
     public abstract Prefilter Prefilter { get; }
 
     /// <summary>False when the value cannot hold a match (its trigger chars are absent), so the scan is skipped.</summary>
-    public bool MayMatch(in TextFeatures features) => Prefilter.Allows(features);
+    public bool MayMatch(in TextFeatures features) => Prefilter.Allows(features) && Prefilter.AllowsRuns(features);
 
     public void Find(TextView view, List<DetectorMatch> matches)
     {
         ArgumentNullException.ThrowIfNull(view);
         ArgumentNullException.ThrowIfNull(matches);
-        FindCore(view.Normalized, view, matches);
+        FindCore(view.Normalized, view.IsNormalized ? view : null, matches);
     }
 
-    /// <summary>Scans <paramref name="text"/> (the normalized text) and adds mapped matches.</summary>
-    protected abstract void FindCore(string text, TextView view, List<DetectorMatch> matches);
+    /// <summary>
+    /// Scans <paramref name="text"/>, the normalized text; <paramref name="view"/> maps positions back, or is null when
+    /// the text is the original value (no normalized copy, so <see cref="DetectorSet"/> need not allocate a view).
+    /// </summary>
+    internal void FindIn(string text, TextView? view, List<DetectorMatch> matches) => FindCore(text, view, matches);
 
-    protected void Add(TextView view, List<DetectorMatch> matches, int start, int length)
+    /// <summary>Scans <paramref name="text"/> (the normalized text) and adds mapped matches.</summary>
+    protected abstract void FindCore(string text, TextView? view, List<DetectorMatch> matches);
+
+    protected void Add(TextView? view, List<DetectorMatch> matches, int start, int length)
     {
         if (length <= 0)
         {
             return;
         }
 
-        (int s, int l) = view.MapToOriginal(start, length);
+        (int s, int l) = view is null ? (start, length) : view.MapToOriginal(start, length);
         matches.Add(new DetectorMatch(s, l, DataClass, Name));
     }
 }

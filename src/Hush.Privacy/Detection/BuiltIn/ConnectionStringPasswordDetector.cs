@@ -15,7 +15,7 @@ internal sealed class ConnectionStringPasswordDetector() : BuiltInDetector("conn
 
     public override Prefilter Prefilter { get; } = new(5, 0, CharFlags.None, CharFlags.EqualsSign | CharFlags.Colon);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int i = 0;
         while (i < text.Length)

@@ -12,7 +12,7 @@ internal sealed class EmailDetector() : BuiltInDetector("email", "email")
 
     public override Prefilter Prefilter { get; } = new(6, 0, CharFlags.At | CharFlags.Dot, CharFlags.None);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int lastEnd = 0;
         int at = text.IndexOf('@');

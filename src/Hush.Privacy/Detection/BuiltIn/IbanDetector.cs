@@ -14,9 +14,9 @@ internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
     /// <summary>Total IBAN length per country (SWIFT IBAN registry).</summary>
     private static readonly FrozenDictionary<int, int> Lengths = BuildLengths();
 
-    public override Prefilter Prefilter { get; } = new(MinIban, 2, CharFlags.None, CharFlags.Upper | CharFlags.Lower);
+    public override Prefilter Prefilter { get; } = new(MinIban, 2, CharFlags.None, CharFlags.Upper | CharFlags.Lower) { MinAlnumRun = MinIban };
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         Span<char> buf = stackalloc char[MaxIban];
         int last = text.Length - MinIban;
@@ -39,7 +39,9 @@ internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
             if (!(char.IsAsciiLetter(text[i]) && char.IsAsciiLetter(text[i + 1]) && Chars.IsDigit(text[i + 2]) &&
                   Chars.IsDigit(text[i + 3]) && !Chars.IsWord(Chars.Prev(text, i))))
             {
-                i++;
+                // The next candidate's check digits follow two letters, so they start after this digit run ends
+                // (at q, a non-digit): i + 2 >= q + 1.
+                i = Math.Max(i + 1, Chars.SkipDigits(text, i + 2) - 1);
                 continue;
             }
 

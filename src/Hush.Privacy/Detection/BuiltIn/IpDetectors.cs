@@ -11,7 +11,7 @@ internal sealed class Ipv4Detector() : BuiltInDetector("ipv4", "ip")
 {
     public override Prefilter Prefilter { get; } = new(7, 4, CharFlags.Dot, CharFlags.None);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int i = 0;
         while (i < text.Length)
@@ -118,7 +118,7 @@ internal sealed class Ipv6Detector() : BuiltInDetector("ipv6", "ip")
 
     public override Prefilter Prefilter { get; } = new(3, 1, CharFlags.Colon, CharFlags.None);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int i = 0;
         while (i < text.Length)

@@ -15,7 +15,7 @@ internal sealed class JwtDetector() : BuiltInDetector("jwt", "credential")
 
     public override Prefilter Prefilter { get; } = new(16, 0, CharFlags.Dot | CharFlags.Upper, CharFlags.None);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int i = text.IndexOf("eyJ", StringComparison.Ordinal);
         while (i >= 0)

@@ -13,9 +13,9 @@ internal sealed class PaymentCardDetector() : BuiltInDetector("payment_card", "p
     /// <summary>Groups remembered per digit run; a run of more single-digit groups is split (bounded stack use).</summary>
     private const int MaxGroups = 48;
 
-    public override Prefilter Prefilter { get; } = new(MinDigits, MinDigits, CharFlags.None, CharFlags.None);
+    public override Prefilter Prefilter { get; } = new(MinDigits, MinDigits, CharFlags.None, CharFlags.None) { MinCardRun = MinDigits };
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         Span<int> starts = stackalloc int[MaxGroups];
         Span<int> lengths = stackalloc int[MaxGroups];
@@ -75,7 +75,7 @@ internal sealed class PaymentCardDetector() : BuiltInDetector("payment_card", "p
     }
 
     private void EvaluateRun(
-        string text, TextView view, List<DetectorMatch> matches,
+        string text, TextView? view, List<DetectorMatch> matches,
         ReadOnlySpan<int> starts, ReadOnlySpan<int> lengths, bool boundedBefore, bool boundedAfter)
     {
         int groups = starts.Length;

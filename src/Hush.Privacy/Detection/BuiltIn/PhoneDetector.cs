@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Hush.Privacy.Detection.BuiltIn;
 
 /// <summary>
@@ -13,18 +15,26 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
     private const int MinInternational = 8;
     private const int MaxGroups = 8;
 
-    public override Prefilter Prefilter { get; } =
-        new(8, 7, CharFlags.None, CharFlags.Plus | CharFlags.Paren | CharFlags.Dash | CharFlags.Space | CharFlags.Dot);
+    /// <summary>Where a phone number can start.</summary>
+    private static readonly SearchValues<char> StartChars = SearchValues.Create("+(0123456789");
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    public override Prefilter Prefilter { get; } =
+        new(8, 7, CharFlags.None, CharFlags.Plus | CharFlags.Paren | CharFlags.Dash | CharFlags.Space | CharFlags.Dot) { MinPhoneRun = 7 };
+
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         Span<int> groups = stackalloc int[MaxGroups];
         int i = 0;
         while (i < text.Length)
         {
-            char c = text[i];
-            bool candidate = c == '+' || c == '(' || Chars.IsDigit(c);
-            if (candidate && IsStart(text, i))
+            int d = text.AsSpan(i).IndexOfAny(StartChars);
+            if (d < 0)
+            {
+                return;
+            }
+
+            i += d;
+            if (IsStart(text, i))
             {
                 int end = TryParse(text, i, groups);
                 if (end > 0)
@@ -35,7 +45,8 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
                 }
             }
 
-            i++;
+            // No number starts inside a digit run: the char before each of its digits is a digit (a word char).
+            i = Chars.IsDigit(text[i]) ? Chars.SkipDigits(text, i + 1) : i + 1;
         }
     }
 

@@ -65,7 +65,7 @@ internal sealed class PrefixTokenDetector : BuiltInDetector
 
     public override Prefilter Prefilter => new(_minLength, 0, _trigger, CharFlags.None);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         // One vectorized multi-prefix search instead of one IndexOf per prefix.
         int i = text.AsSpan().IndexOfAny(_prefixSearch);

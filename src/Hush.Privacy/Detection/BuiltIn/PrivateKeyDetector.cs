@@ -16,7 +16,7 @@ internal sealed class PrivateKeyDetector() : BuiltInDetector("private_key", "cre
 
     public override Prefilter Prefilter { get; } = new(Begin.Length + 16, 0, CharFlags.Dash | CharFlags.Upper, CharFlags.None);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int i = text.IndexOf(Begin, StringComparison.Ordinal);
         while (i >= 0)

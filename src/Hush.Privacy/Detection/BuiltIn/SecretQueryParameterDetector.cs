@@ -29,7 +29,7 @@ internal sealed class SecretQueryParameterDetector() : BuiltInDetector("secret_q
 
     public override Prefilter Prefilter { get; } = new(4, 0, CharFlags.EqualsSign, CharFlags.None);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int eq = text.IndexOf('=');
         while (eq >= 0)

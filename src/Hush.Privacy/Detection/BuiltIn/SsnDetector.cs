@@ -9,9 +9,9 @@ internal sealed class SsnDetector() : BuiltInDetector("us_ssn", "national_id")
 {
     private const int SsnChars = 11;
 
-    public override Prefilter Prefilter { get; } = new(SsnChars, 9, CharFlags.None, CharFlags.Dash | CharFlags.Space);
+    public override Prefilter Prefilter { get; } = new(SsnChars, 9, CharFlags.None, CharFlags.Dash | CharFlags.Space) { MinCardRun = 9 };
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int last = text.Length - SsnChars;
         for (int i = 0; i <= last; i++)

@@ -8,7 +8,7 @@ internal sealed class UrlPasswordDetector() : BuiltInDetector("url_password", "c
 {
     public override Prefilter Prefilter { get; } = new(6, 0, CharFlags.Colon | CharFlags.At | CharFlags.Slash, CharFlags.None);
 
-    protected override void FindCore(string text, TextView view, List<DetectorMatch> matches)
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
         int i = text.IndexOf("://", StringComparison.Ordinal);
         while (i >= 0)
