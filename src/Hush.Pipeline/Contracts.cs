@@ -93,6 +93,28 @@ public interface ISpanProcessor
     ValueTask<SpanBatch?> ProcessAsync(SpanBatch batch, CancellationToken cancellationToken);
 }
 
+/// <summary>Runs the processors after a <see cref="IDeferringSpanProcessor"/>, then every exporter, for one batch it releases.</summary>
+public delegate ValueTask SpanDownstream(SpanBatch batch, CancellationToken cancellationToken);
+
+/// <summary>
+/// A processor that holds spans and releases them later, on its own schedule (tail sampling). The pipeline
+/// recognises it: <see cref="Start"/> hands it the rest of the pipeline as a <see cref="SpanDownstream"/>;
+/// <see cref="ISpanProcessor.ProcessAsync"/> may then return null and release the spans later through that
+/// delegate. Only <see cref="SpanBatch"/>es flow through the delegate, so only scrubbed data, one tenant per batch.
+/// </summary>
+public interface IDeferringSpanProcessor : ISpanProcessor
+{
+    /// <summary>Called once by <see cref="TracePipeline.StartAsync"/>, before the first <see cref="ISpanProcessor.ProcessAsync"/>.</summary>
+    void Start(SpanDownstream downstream);
+
+    /// <summary>
+    /// Called by <see cref="TracePipeline.StopAsync"/> once no more batches will arrive: releases (decides) everything it
+    /// holds through the downstream before returning. <paramref name="cancellationToken"/> fires when the shutdown
+    /// timeout elapsed. Safe to call twice.
+    /// </summary>
+    Task StopAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>How an export attempt ended.</summary>
 public enum ExportOutcome
 {

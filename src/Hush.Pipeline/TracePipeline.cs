@@ -37,6 +37,7 @@ public sealed class TracePipeline : IAsyncDisposable
     private readonly PipelineOptions _options;
     private readonly IPrivacyStage _privacy;
     private readonly ISpanProcessor[] _processors;
+    private readonly IDeferringSpanProcessor?[] _deferring;
     private readonly ISpanExporter[] _exporters;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -86,6 +87,12 @@ public sealed class TracePipeline : IAsyncDisposable
         _options = options;
         _privacy = privacy;
         _processors = [.. processors];
+        _deferring = new IDeferringSpanProcessor?[_processors.Length];
+        for (var i = 0; i < _processors.Length; i++)
+        {
+            _deferring[i] = _processors[i] as IDeferringSpanProcessor;
+        }
+
         _exporters = [.. exporters];
         _logger = loggerFactory.CreateLogger<TracePipeline>();
         _time = timeProvider;
@@ -136,6 +143,13 @@ public sealed class TracePipeline : IAsyncDisposable
             switch (_state)
             {
                 case StateCreated:
+                    for (var i = 0; i < _deferring.Length; i++)
+                    {
+                        // What a deferring processor releases later runs the processors after it, then the exporters.
+                        var next = i + 1;
+                        _deferring[i]?.Start((batch, token) => new ValueTask(ProcessAndExportAsync(batch, next, token)));
+                    }
+
                     _runTask = RunAsync();
                     _state = StateRunning;
                     Log.Started(_logger, Name, _options.Workers, _exporters.Length);
@@ -285,7 +299,7 @@ public sealed class TracePipeline : IAsyncDisposable
 
     private async Task DrainAsync()
     {
-        var run = _runTask ?? Task.CompletedTask;
+        var run = RunThenStopProcessorsAsync();
         try
         {
             await run.WaitAsync(_options.ShutdownTimeout, _time);
@@ -315,6 +329,35 @@ public sealed class TracePipeline : IAsyncDisposable
         }
 
         Log.Stopped(_logger, Name, QueuedSpans);
+    }
+
+    /// <summary>Drains the queue, then lets each deferring processor release what it holds, in pipeline order.</summary>
+    private async Task RunThenStopProcessorsAsync()
+    {
+        if (_runTask is not null)
+        {
+            await _runTask;
+        }
+
+        for (var i = 0; i < _deferring.Length; i++)
+        {
+            if (_deferring[i] is not { } deferring)
+            {
+                continue;
+            }
+
+            try
+            {
+                await deferring.StopAsync(_abort.Token);
+            }
+#pragma warning disable CA1031 // A processor failing to stop must not keep the pipeline from stopping.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                _processorFailures[i].Add();
+                Log.ProcessorFailed(_logger, Name, _processors[i].Name, ex.GetType().Name, 0, "*");
+            }
+        }
     }
 
     private async Task RunBatcherAsync()
@@ -456,7 +499,7 @@ public sealed class TracePipeline : IAsyncDisposable
             var spans = batch.SpanCount;
             try
             {
-                await ProcessAndExportAsync(batch, _abort.Token);
+                await ProcessAndExportAsync(batch, 0, _abort.Token);
             }
             finally
             {
@@ -465,10 +508,11 @@ public sealed class TracePipeline : IAsyncDisposable
         }
     }
 
-    private async Task ProcessAndExportAsync(SpanBatch batch, CancellationToken ct)
+    /// <summary>Runs processors from <paramref name="firstProcessor"/> on, then every exporter.</summary>
+    private async Task ProcessAndExportAsync(SpanBatch batch, int firstProcessor, CancellationToken ct)
     {
         SpanBatch? current = batch;
-        for (var i = 0; i < _processors.Length; i++)
+        for (var i = firstProcessor; i < _processors.Length; i++)
         {
             var spans = current.SpanCount;
             try
