@@ -38,6 +38,21 @@ public sealed class EncodeEdgeTests
         }
     }
 
+    [Theory]
+    [InlineData(42)]      // 126 bytes: 1-byte prefix
+    [InlineData(43)]      // 129 bytes from 43 chars: the 1-byte guess is moved up one
+    [InlineData(5_461)]   // 16,383 bytes: the largest string encoded without counting first
+    [InlineData(5_462)]
+    public void Encode_ThreeByteCharsAroundPrefixGuessLimits_MatchReference(int length)
+    {
+        var text = new string('日', length);
+        var request = WithAttribute(AnyValue.Of(text));
+        request.ResourceSpans[0].ScopeSpans[0].Spans[0].Name = text;
+
+        Assert.Equal(Google.Protobuf.MessageExtensions.ToByteArray(ReferenceModel.ToReference(request)), OtlpProtobuf.Encode(request));
+        Assert.Equal(text, OtlpProtobuf.DecodeTraceRequest(OtlpProtobuf.Encode(request)).ResourceSpans[0].ScopeSpans[0].Spans[0].Name);
+    }
+
     [Fact]
     public void DecodeJson_LargeIntegersAsNumbers_KeepFullPrecision()
     {

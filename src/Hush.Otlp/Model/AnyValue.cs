@@ -19,47 +19,56 @@ public enum AnyValueKind : byte
 /// strings, bytes, arrays and maps by reference. Arrays and maps are mutable lists so that the
 /// privacy stage can rewrite nested values in place.
 /// </summary>
+/// <remarks>
+/// 16 bytes, not 24: there is no separate kind field. A reference kind keeps the object in
+/// <c>_ref</c> and its kind in <c>_bits</c>; a scalar keeps its bits in <c>_bits</c> and one of three
+/// static kind markers in <c>_ref</c>; <c>default</c> (null, 0) is <see cref="AnyValueKind.Empty"/>.
+/// A span's ~20 attributes are one array, so this is 8 bytes less per attribute to allocate and copy.
+/// </remarks>
 public readonly struct AnyValue : IEquatable<AnyValue>
 {
+    private static readonly ScalarKind BoolKind = new(AnyValueKind.Bool);
+    private static readonly ScalarKind IntKind = new(AnyValueKind.Int);
+    private static readonly ScalarKind DoubleKind = new(AnyValueKind.Double);
+
     private readonly object? _ref;
     private readonly long _bits;
 
-    private AnyValue(AnyValueKind kind, object? reference, long bits)
+    private AnyValue(object? reference, long bits)
     {
-        Kind = kind;
         _ref = reference;
         _bits = bits;
     }
 
-    public AnyValueKind Kind { get; }
+    public AnyValueKind Kind => _ref is ScalarKind scalar ? scalar.Kind : (AnyValueKind)_bits;
 
     public static AnyValue Empty => default;
 
-    public static AnyValue Of(string value) => new(AnyValueKind.String, value ?? string.Empty, 0);
+    public static AnyValue Of(string value) => new(value ?? string.Empty, (long)AnyValueKind.String);
 
-    public static AnyValue Of(bool value) => new(AnyValueKind.Bool, null, value ? 1 : 0);
+    public static AnyValue Of(bool value) => new(BoolKind, value ? 1 : 0);
 
-    public static AnyValue Of(long value) => new(AnyValueKind.Int, null, value);
+    public static AnyValue Of(long value) => new(IntKind, value);
 
-    public static AnyValue Of(double value) => new(AnyValueKind.Double, null, BitConverter.DoubleToInt64Bits(value));
+    public static AnyValue Of(double value) => new(DoubleKind, BitConverter.DoubleToInt64Bits(value));
 
-    public static AnyValue Of(byte[] value) => new(AnyValueKind.Bytes, value ?? [], 0);
+    public static AnyValue Of(byte[] value) => new(value ?? [], (long)AnyValueKind.Bytes);
 
-    public static AnyValue Of(List<AnyValue> values) => new(AnyValueKind.Array, values ?? [], 0);
+    public static AnyValue Of(List<AnyValue> values) => new(values ?? [], (long)AnyValueKind.Array);
 
-    public static AnyValue Of(List<KeyValue> values) => new(AnyValueKind.KeyValueList, values ?? [], 0);
+    public static AnyValue Of(List<KeyValue> values) => new(values ?? [], (long)AnyValueKind.KeyValueList);
 
     /// <summary>The string, or null when <see cref="Kind"/> is not <see cref="AnyValueKind.String"/>.</summary>
-    public string? StringValue => Kind == AnyValueKind.String ? (string)_ref! : null;
+    public string? StringValue => _ref as string;
 
-    public bool BoolValue => Kind == AnyValueKind.Bool && _bits != 0;
+    public bool BoolValue => ReferenceEquals(_ref, BoolKind) && _bits != 0;
 
-    public long IntValue => Kind == AnyValueKind.Int ? _bits : 0;
+    public long IntValue => ReferenceEquals(_ref, IntKind) ? _bits : 0;
 
-    public double DoubleValue => Kind == AnyValueKind.Double ? BitConverter.Int64BitsToDouble(_bits) : 0;
+    public double DoubleValue => ReferenceEquals(_ref, DoubleKind) ? BitConverter.Int64BitsToDouble(_bits) : 0;
 
     /// <summary>The bytes, or null when <see cref="Kind"/> is not <see cref="AnyValueKind.Bytes"/>.</summary>
-    public byte[]? BytesValue => Kind == AnyValueKind.Bytes ? (byte[])_ref! : null;
+    public byte[]? BytesValue => _ref as byte[];
 
     /// <summary>The array elements, or null when <see cref="Kind"/> is not <see cref="AnyValueKind.Array"/>.</summary>
     public List<AnyValue>? ArrayValue => Kind == AnyValueKind.Array ? (List<AnyValue>)_ref! : null;
@@ -153,6 +162,12 @@ public readonly struct AnyValue : IEquatable<AnyValue>
     /// value cannot reach a log line or an error message by accident.
     /// </summary>
     public override string ToString() => $"AnyValue({Kind})";
+
+    /// <summary>Marks which scalar a value holds; one instance per kind.</summary>
+    private sealed class ScalarKind(AnyValueKind kind)
+    {
+        public AnyValueKind Kind { get; } = kind;
+    }
 }
 
 /// <summary>An attribute: OTLP's <c>KeyValue</c>.</summary>

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using System.Text;
 using Hush.Otlp.Implementation;
 
 namespace Hush.Otlp.Protobuf;
@@ -28,20 +27,27 @@ internal ref struct ProtoReader
     /// <summary>A varint is at most 10 bytes (64 bits in 7-bit groups).</summary>
     private const int MaxVarintBytes = 10;
 
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     private readonly ReadOnlySpan<byte> _data;
     private readonly int _baseOffset;
     private readonly string _message;
+    private readonly AttributeKeyCache? _keys;
     private int _pos;
 
-    public ProtoReader(ReadOnlySpan<byte> data, int baseOffset, string message)
+    /// <param name="data">The message's bytes.</param>
+    /// <param name="baseOffset">Offset of <paramref name="data"/> in the whole payload.</param>
+    /// <param name="message">Message type name for errors.</param>
+    /// <param name="keys">Key table for <see cref="ReadKey"/>, passed on to nested readers; the thread's own when null.</param>
+    public ProtoReader(ReadOnlySpan<byte> data, int baseOffset, string message, AttributeKeyCache? keys = null)
     {
         _data = data;
         _baseOffset = baseOffset;
         _message = message;
+        _keys = keys;
         _pos = 0;
     }
+
+    /// <summary>The key table this reader and the readers it creates intern through.</summary>
+    public readonly AttributeKeyCache Keys => _keys ?? AttributeKeyCache.Current;
 
     /// <summary>Absolute offset of the next byte in the whole payload.</summary>
     public readonly int Offset => _baseOffset + _pos;
@@ -169,39 +175,20 @@ internal ref struct ProtoReader
     public ProtoReader ReadMessage(string message)
     {
         var slice = ReadLengthDelimited(out var offset);
-        return new ProtoReader(slice, offset, message);
+        return new ProtoReader(slice, offset, message, _keys);
     }
 
     public string ReadString(string field)
     {
         var slice = ReadLengthDelimited(out var offset);
-        if (slice.IsEmpty)
-        {
-            return string.Empty;
-        }
-
-        try
-        {
-            return StrictUtf8.GetString(slice);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw Error(offset, $"{_message}.{field} is not valid UTF-8");
-        }
+        return Utf8Text.TryDecode(slice) ?? throw Error(offset, $"{_message}.{field} is not valid UTF-8");
     }
 
     /// <summary>Reads an attribute key through the per-thread intern cache.</summary>
     public string ReadKey()
     {
         var slice = ReadLengthDelimited(out var offset);
-        try
-        {
-            return AttributeKeyCache.GetOrAdd(slice);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw Error(offset, $"{_message}.key is not valid UTF-8");
-        }
+        return Keys.TryGetOrAdd(slice) ?? throw Error(offset, $"{_message}.key is not valid UTF-8");
     }
 
     public byte[] ReadBytes()
@@ -251,6 +238,12 @@ internal ref struct ProtoReader
     /// </summary>
     public readonly int CountField(int field)
     {
+        var fast = CountFieldFast(_data[_pos..], field);
+        if (fast >= 0)
+        {
+            return fast;
+        }
+
         var scan = this;
         var count = 0;
         while (scan.TryReadTag(out var f, out var wt))
@@ -264,6 +257,100 @@ internal ref struct ProtoReader
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// The common case of <see cref="CountField"/> in one tight loop over locals: 1-2 byte tags, no groups,
+    /// everything in range. Returns -1 on anything else, and the checked scan then raises the error.
+    /// </summary>
+    private static int CountFieldFast(ReadOnlySpan<byte> data, int field)
+    {
+        var pos = 0;
+        var count = 0;
+        while (pos < data.Length)
+        {
+            if (!TryReadShortVarint(data, ref pos, out var tag) || (tag >> 3) == 0)
+            {
+                return -1;
+            }
+
+            if ((int)(tag >> 3) == field)
+            {
+                count++;
+            }
+
+            switch ((WireType)(tag & 7))
+            {
+                case WireType.Varint:
+                    for (var i = 0; ; i++)
+                    {
+                        if (i == MaxVarintBytes || pos >= data.Length)
+                        {
+                            return -1;
+                        }
+
+                        if (data[pos++] < 0x80)
+                        {
+                            break;
+                        }
+                    }
+
+                    break;
+                case WireType.Fixed64:
+                    pos += 8;
+                    break;
+                case WireType.LengthDelimited:
+                    if (!TryReadShortVarint(data, ref pos, out var length) || length > (uint)(data.Length - pos))
+                    {
+                        return -1;
+                    }
+
+                    pos += (int)length;
+                    break;
+                case WireType.Fixed32:
+                    pos += 4;
+                    break;
+                default:
+                    return -1;
+            }
+        }
+
+        // A fixed-width value that ran past the end leaves pos beyond it.
+        return pos == data.Length ? count : -1;
+    }
+
+    /// <summary>
+    /// Reads a 1- or 2-byte varint (tags, lengths below 16 KiB, small integers) at <paramref name="pos"/>;
+    /// false, with <paramref name="pos"/> unspecified, when it is longer or truncated, so that callers take
+    /// the checked path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryReadShortVarint(ReadOnlySpan<byte> data, ref int pos, out uint value)
+    {
+        if ((uint)pos < (uint)data.Length)
+        {
+            uint b0 = data[pos];
+            if (b0 < 0x80)
+            {
+                pos++;
+                value = b0;
+                return true;
+            }
+
+            if ((uint)(pos + 1) < (uint)data.Length)
+            {
+                uint b1 = data[pos + 1];
+                if (b1 < 0x80)
+                {
+                    pos += 2;
+                    value = (b0 & 0x7F) | (b1 << 7);
+                    return true;
+                }
+            }
+        }
+
+        value = 0;
+        return false;
     }
 
     /// <summary>Fails unless a known field arrived with the wire type its schema declares.</summary>
@@ -339,6 +426,8 @@ internal ref struct ProtoReader
     [StackTraceHidden]
     public readonly void ThrowAt(int offset, string what) => throw Error(offset, what);
 
-    public readonly OtlpDecodeException Error(int offset, string what) =>
-        new($"Invalid OTLP protobuf in {_message} at byte offset {offset}: {what}.") { Offset = offset };
+    public readonly OtlpDecodeException Error(int offset, string what) => Error(_message, offset, what);
+
+    public static OtlpDecodeException Error(string message, int offset, string what) =>
+        new($"Invalid OTLP protobuf in {message} at byte offset {offset}: {what}.") { Offset = offset };
 }

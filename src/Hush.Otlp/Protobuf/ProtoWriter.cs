@@ -55,8 +55,11 @@ internal struct SizeList : IDisposable
 /// <summary>Writes protobuf wire format into a span that the size pass proved large enough.</summary>
 internal ref struct ProtoWriter
 {
-    /// <summary>Strings up to this many UTF-16 chars encode to at most 126 UTF-8 bytes, so a 1-byte length prefix always fits.</summary>
-    private const int SingleByteLengthMaxChars = 42;
+    /// <summary>
+    /// Strings up to this many UTF-16 chars encode to at most 16,383 UTF-8 bytes (3 per char), so their
+    /// length prefix is 1 or 2 bytes and can be fixed up after encoding instead of counted first.
+    /// </summary>
+    private const int ShortLengthMaxChars = 16_383 / 3;
 
     private readonly Span<byte> _buffer;
     private int _pos;
@@ -103,12 +106,20 @@ internal ref struct ProtoWriter
     public void WriteString(int field, string value)
     {
         WriteTag(field, WireType.LengthDelimited);
-        if (value.Length <= SingleByteLengthMaxChars)
+        if (value.Length <= ShortLengthMaxChars)
         {
-            // Encode first, then fill in the one-byte length: saves a second pass over the string.
-            var written = Encoding.UTF8.GetBytes(value, _buffer[(_pos + 1)..]);
-            _buffer[_pos] = (byte)written;
-            _pos += 1 + written;
+            // Encode first, guessing the prefix from the char count (a UTF-8 length is never below it),
+            // then write the real prefix: one pass over the string instead of a count and an encode.
+            // The size pass counted the real prefix, so the buffer has room at either guess.
+            var guess = value.Length < 0x80 ? 1 : 2;
+            var written = Encoding.UTF8.GetBytes(value, _buffer[(_pos + guess)..]);
+            if (guess == 1 && written >= 0x80)
+            {
+                _buffer.Slice(_pos + 1, written).CopyTo(_buffer[(_pos + 2)..]);
+            }
+
+            WriteVarint((uint)written);
+            _pos += written;
             return;
         }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Hush.Otlp.Implementation;
 
 namespace Hush.Otlp.Protobuf;
@@ -9,9 +10,17 @@ namespace Hush.Otlp.Protobuf;
 /// </summary>
 internal static class TraceProtoDecoder
 {
+    // Single-byte tags (field << 3 | wire type) of the fast paths.
+    private const byte KeyTag = (1 << 3) | (byte)WireType.LengthDelimited;
+    private const byte ValueTag = (2 << 3) | (byte)WireType.LengthDelimited;
+    private const byte StringValueTag = (1 << 3) | (byte)WireType.LengthDelimited;
+    private const byte BoolValueTag = (2 << 3) | (byte)WireType.Varint;
+    private const byte IntValueTag = (3 << 3) | (byte)WireType.Varint;
+    private const byte DoubleValueTag = (4 << 3) | (byte)WireType.Fixed64;
+
     public static TraceRequest DecodeTraceRequest(ReadOnlySpan<byte> data)
     {
-        var r = new ProtoReader(data, 0, "ExportTraceServiceRequest");
+        var r = new ProtoReader(data, 0, "ExportTraceServiceRequest", AttributeKeyCache.Current);
         var request = new TraceRequest();
         while (r.TryReadTag(out var field, out var wt))
         {
@@ -68,6 +77,8 @@ internal static class TraceProtoDecoder
 
     private static void DecodeResource(ref ProtoReader r, Resource resource)
     {
+        // A repeated resource field merges into the same object, hence Count + n.
+        resource.Attributes.EnsureCapacity(resource.Attributes.Count + r.CountField(1));
         while (r.TryReadTag(out var field, out var wt))
         {
             switch (field)
@@ -126,6 +137,7 @@ internal static class TraceProtoDecoder
 
     private static void DecodeScope(ref ProtoReader r, InstrumentationScope scope)
     {
+        scope.Attributes.EnsureCapacity(scope.Attributes.Count + r.CountField(3));
         while (r.TryReadTag(out var field, out var wt))
         {
             switch (field)
@@ -249,6 +261,7 @@ internal static class TraceProtoDecoder
     private static SpanEvent DecodeEvent(ref ProtoReader r)
     {
         var ev = new SpanEvent();
+        ev.Attributes.Capacity = r.CountField(3);
         while (r.TryReadTag(out var field, out var wt))
         {
             switch (field)
@@ -281,6 +294,7 @@ internal static class TraceProtoDecoder
     private static SpanLink DecodeLink(ref ProtoReader r)
     {
         var link = new SpanLink();
+        link.Attributes.Capacity = r.CountField(4);
         while (r.TryReadTag(out var field, out var wt))
         {
             switch (field)
@@ -342,9 +356,55 @@ internal static class TraceProtoDecoder
     /// <summary>Reads one length-delimited KeyValue from <paramref name="outer"/>.</summary>
     private static KeyValue DecodeKeyValue(ref ProtoReader outer, int depth)
     {
-        var r = outer.ReadMessage("KeyValue");
+        var body = outer.ReadLengthDelimited(out var bodyOffset);
         var key = string.Empty;
         var value = AnyValue.Empty;
+
+        // Fast path for what every SDK writes: key (tag 0x0A) then value (tag 0x12), lengths of 1-2 bytes,
+        // read straight off the span. Anything else, malformed input included, goes on in the checked loop
+        // from where this stopped, so fields, precedence and errors are exactly those of that loop.
+        var pos = 0;
+        if (body.Length >= 2 && body[0] == KeyTag)
+        {
+            pos = 1;
+            if (ProtoReader.TryReadShortVarint(body, ref pos, out var keyLength) && keyLength <= (uint)(body.Length - pos))
+            {
+                key = outer.Keys.TryGetOrAdd(body.Slice(pos, (int)keyLength))
+                    ?? throw ProtoReader.Error("KeyValue", bodyOffset + pos, "KeyValue.key is not valid UTF-8");
+                pos += (int)keyLength;
+            }
+            else
+            {
+                pos = 0;
+            }
+        }
+
+        if (pos < body.Length && body[pos] == ValueTag)
+        {
+            var start = pos;
+            pos++;
+            if (ProtoReader.TryReadShortVarint(body, ref pos, out var valueLength) && valueLength <= (uint)(body.Length - pos))
+            {
+                value = DecodeAnyValueBody(body.Slice(pos, (int)valueLength), bodyOffset + pos, depth, outer.Keys);
+                pos += (int)valueLength;
+            }
+            else
+            {
+                pos = start;
+            }
+        }
+
+        if (pos < body.Length)
+        {
+            var r = new ProtoReader(body[pos..], bodyOffset + pos, "KeyValue", outer.Keys);
+            DecodeKeyValueFields(ref r, depth, ref key, ref value);
+        }
+
+        return new KeyValue(key, value);
+    }
+
+    private static void DecodeKeyValueFields(ref ProtoReader r, int depth, ref string key, ref AnyValue value)
+    {
         while (r.TryReadTag(out var field, out var wt))
         {
             switch (field)
@@ -362,14 +422,65 @@ internal static class TraceProtoDecoder
                     break;
             }
         }
-
-        return new KeyValue(key, value);
     }
 
     /// <summary>Reads one length-delimited AnyValue from <paramref name="outer"/>; the last oneof member present wins.</summary>
     private static AnyValue DecodeAnyValue(ref ProtoReader outer, int depth)
     {
-        var r = outer.ReadMessage("AnyValue");
+        var body = outer.ReadLengthDelimited(out var bodyOffset);
+        return DecodeAnyValueBody(body, bodyOffset, depth, outer.Keys);
+    }
+
+    /// <summary>
+    /// Decodes an AnyValue message body. Fast path: the body is exactly one scalar member, as every SDK
+    /// writes it; anything else goes through the checked loop.
+    /// </summary>
+    private static AnyValue DecodeAnyValueBody(ReadOnlySpan<byte> body, int bodyOffset, int depth, AttributeKeyCache keys)
+    {
+        if (body.Length >= 2)
+        {
+            var pos = 1;
+            switch (body[0])
+            {
+                case StringValueTag:
+                    if (ProtoReader.TryReadShortVarint(body, ref pos, out var length) && length == (uint)(body.Length - pos))
+                    {
+                        return AnyValue.Of(Utf8Text.TryDecode(body[pos..])
+                            ?? throw ProtoReader.Error("AnyValue", bodyOffset + pos, "AnyValue.string_value is not valid UTF-8"));
+                    }
+
+                    break;
+                case BoolValueTag:
+                    if (ProtoReader.TryReadShortVarint(body, ref pos, out var flag) && pos == body.Length)
+                    {
+                        return AnyValue.Of(flag != 0);
+                    }
+
+                    break;
+                case IntValueTag:
+                    if (ProtoReader.TryReadShortVarint(body, ref pos, out var number) && pos == body.Length)
+                    {
+                        return AnyValue.Of((long)number);
+                    }
+
+                    break;
+                case DoubleValueTag:
+                    if (body.Length == 1 + sizeof(double))
+                    {
+                        return AnyValue.Of(BitConverter.UInt64BitsToDouble(BinaryPrimitives.ReadUInt64LittleEndian(body[1..])));
+                    }
+
+                    break;
+            }
+        }
+
+        var r = new ProtoReader(body, bodyOffset, "AnyValue", keys);
+        return DecodeAnyValueFields(ref r, depth);
+    }
+
+    /// <summary>The checked AnyValue loop; the last oneof member present wins.</summary>
+    private static AnyValue DecodeAnyValueFields(ref ProtoReader r, int depth)
+    {
         var value = AnyValue.Empty;
         while (r.TryReadTag(out var field, out var wt))
         {
