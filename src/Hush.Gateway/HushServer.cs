@@ -38,13 +38,22 @@ public sealed class HushServer : IAsyncDisposable
     private readonly List<ISpanExporter> _ownedExporters;
     private readonly List<WebApplication> _receivers = [];
     private readonly List<IDisposable> _disposables = [];
+    private readonly List<Hush.Pipeline.Sampling.TailSamplingProcessor> _processors;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _stopLock = new(1, 1);
     private WebApplication? _admin;
     private int _state;
 
-    private HushServer(HushConfig config, TracePipeline pipeline, IPrivacyStage privacy, List<ISpanExporter> ownedExporters, HushMetrics metrics, ILogger logger)
+    private HushServer(
+        HushConfig config,
+        TracePipeline pipeline,
+        IPrivacyStage privacy,
+        List<Hush.Pipeline.Sampling.TailSamplingProcessor> processors,
+        List<ISpanExporter> ownedExporters,
+        HushMetrics metrics,
+        ILogger logger)
     {
+        _processors = processors;
         Config = config;
         _pipeline = pipeline;
         _privacy = privacy;
@@ -100,8 +109,11 @@ public sealed class HushServer : IAsyncDisposable
         var owned = CreateExporters(config, metrics, loggerFactory, options.TimeProvider);
         var exporters = new List<ISpanExporter>(owned);
         exporters.AddRange(options.AdditionalExporters);
-        var pipeline = new TracePipeline(config.Pipeline.Id, ToPipelineOptions(config.Pipeline), privacy, [], exporters, metrics, loggerFactory, options.TimeProvider);
-        var server = new HushServer(config, pipeline, privacy, owned, metrics, logger);
+        var processors = config.Pipeline.TailSampling
+            .Select(s => new Hush.Pipeline.Sampling.TailSamplingProcessor(s.Id, s.Options, metrics, loggerFactory, options.TimeProvider))
+            .ToList();
+        var pipeline = new TracePipeline(config.Pipeline.Id, ToPipelineOptions(config.Pipeline), privacy, [.. processors], exporters, metrics, loggerFactory, options.TimeProvider);
+        var server = new HushServer(config, pipeline, privacy, processors, owned, metrics, logger);
         try
         {
             await server.StartCoreAsync(options, loggerFactory, cancellationToken);
@@ -230,6 +242,11 @@ public sealed class HushServer : IAsyncDisposable
             }
 
             await _pipeline.DisposeAsync();
+            foreach (var processor in _processors)
+            {
+                await processor.DisposeAsync();
+            }
+
             (_privacy as IDisposable)?.Dispose();
             foreach (var disposable in _disposables)
             {

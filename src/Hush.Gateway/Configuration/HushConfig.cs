@@ -88,6 +88,9 @@ public sealed record PipelineConfig
     /// <summary>The processor ids listed in the pipeline, in order.</summary>
     public IReadOnlyList<string> Processors { get; init; } = [];
 
+    /// <summary>The <c>tail_sampling</c> processors the pipeline lists, in its order, with their options.</summary>
+    public IReadOnlyList<(string Id, Hush.Pipeline.Sampling.TailSamplingOptions Options)> TailSampling { get; init; } = [];
+
     /// <summary>The exporters of the pipeline, in order.</summary>
     public required IReadOnlyList<ExporterConfig> Exporters { get; init; }
 

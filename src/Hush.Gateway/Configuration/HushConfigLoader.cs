@@ -93,7 +93,7 @@ public static class HushConfigLoader
     {
         var top = new MapReader(root, string.Empty, errors);
         var receivers = BindComponents(top.Map("receivers"), errors, ["otlp"]);
-        var processors = BindComponents(top.Map("processors"), errors, ["batch", "privacy"]);
+        var processors = BindComponents(top.Map("processors"), errors, ["batch", "privacy", "tail_sampling"]);
         var exporters = BindComponents(top.Map("exporters"), errors, ["otlphttp", "debug", "nop"]);
         var service = top.Map("service");
         top.Finish();
@@ -108,11 +108,16 @@ public static class HushConfigLoader
 
         var batch = new MapReader(null, "processors.batch", errors);
         PrivacyConfig privacy = new(null);
+        var samplers = new Dictionary<string, Hush.Pipeline.Sampling.TailSamplingOptions>(StringComparer.Ordinal);
         foreach (var (id, reader) in processors)
         {
             if (TypeOf(id) == "batch")
             {
                 batch = reader;
+            }
+            else if (TypeOf(id) == "tail_sampling")
+            {
+                samplers[id] = TailSamplingBinder.Bind(reader);
             }
             else
             {
@@ -198,6 +203,7 @@ public static class HushConfigLoader
             {
                 Id = id,
                 Processors = processorIds,
+                TailSampling = [.. processorIds.Where(samplers.ContainsKey).Select(p => (p, samplers[p]))],
                 Exporters = pipelineExporters,
                 SendBatchSize = sendBatchSize,
                 BatchTimeout = batchTimeout,

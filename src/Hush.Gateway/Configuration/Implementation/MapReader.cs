@@ -91,6 +91,40 @@ internal sealed class MapReader
         return value;
     }
 
+    public long Long(string key, long fallback, long min, long max)
+    {
+        var text = String(key);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            _errors.Add($"'{KeyPath(key)}' must be a whole number from {min} to {max}{Where(key)}");
+            return fallback;
+        }
+
+        return value;
+    }
+
+    public double Double(string key, double fallback, double min, double max)
+    {
+        var text = String(key);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value) || value < min || value > max)
+        {
+            _errors.Add($"'{KeyPath(key)}' must be a number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}{Where(key)}");
+            return fallback;
+        }
+
+        return value;
+    }
+
     public bool Bool(string key, bool fallback)
     {
         var text = String(key);
