@@ -1,4 +1,5 @@
 using Hush.Gateway.Configuration;
+using Hush.Gateway.Receivers;
 using Hush.Otlp;
 using Hush.Pipeline;
 using Hush.Privacy;
@@ -9,7 +10,8 @@ namespace Hush.Gateway.Privacy;
 
 /// <summary>
 /// The gateway's privacy stage: the policy engine (<see cref="PolicyScrubber"/>) over the configured policy
-/// file or the shipped default, with per-tenant pseudonym keys derived from <see cref="PseudonymSecret"/>.
+/// file or the shipped default, with per-tenant pseudonym keys derived from <see cref="PseudonymSecret"/>; then it
+/// stamps each resource with <c>hush.ingest.identity</c>.
 /// Its counters appear on <c>/metrics</c>; their labels are rule, class and action names from the policy.
 /// </summary>
 public sealed class PolicyPrivacyStage : IPrivacyStage, IDisposable
@@ -91,6 +93,13 @@ public sealed class PolicyPrivacyStage : IPrivacyStage, IDisposable
         if (report.SpansDropped > 0)
         {
             _spansDropped.Add(report.SpansDropped);
+        }
+
+        // Provenance is Hush's own value, stamped after the policy: the identity's id, never a credential.
+        var identity = AnyValue.Of(context.Identity);
+        foreach (var resource in request.ResourceSpans)
+        {
+            resource.Resource.Attributes.Add(new KeyValue(IngestGate.IdentityAttribute, identity));
         }
     }
 

@@ -30,7 +30,10 @@ internal readonly record struct Admission(AdmissionStatus Status, string? Messag
 /// </summary>
 internal sealed class IngestGate
 {
-    /// <summary>Resource attribute naming the identity that sent the spans; a client-sent one is replaced.</summary>
+    /// <summary>
+    /// Resource attribute naming the identity that sent the spans. A client-sent one is removed here; the privacy
+    /// stage adds the real one after the policy, so an allowlist policy cannot drop it and no detector rewrites it.
+    /// </summary>
     public const string IdentityAttribute = "hush.ingest.identity";
 
     /// <summary>OpenTelemetry's service name when a resource has none.</summary>
@@ -116,7 +119,7 @@ internal sealed class IngestGate
         };
     }
 
-    /// <summary>Removes resources whose service the identity may not emit and stamps the rest with the identity.</summary>
+    /// <summary>Removes resources whose service the identity may not emit, and client-sent provenance from the rest.</summary>
     private static (long Rejected, string? FirstRefused) BindServices(TraceRequest traces, IngestIdentity identity)
     {
         long rejected = 0;
@@ -134,9 +137,8 @@ internal sealed class IngestGate
                 continue;
             }
 
-            var attributes = resource.Resource.Attributes;
-            attributes.RemoveAll(static a => a.Key == IdentityAttribute);
-            attributes.Add(new KeyValue(IdentityAttribute, AnyValue.Of(identity.Id)));
+            // A client's own copy is never trusted; the privacy stage stamps the real one after the policy ran.
+            resource.Resource.Attributes.RemoveAll(static a => a.Key == IdentityAttribute);
             resources[kept++] = resource;
         }
 

@@ -245,6 +245,39 @@ public sealed class PolicyPrivacyStageTests
     }
 
     [Fact]
+    public async Task Submit_AllowlistPolicy_DropsUnknownKeysButKeepsHushsOwnProvenance()
+    {
+        var dir = Directory.CreateTempSubdirectory("hush-policy-").FullName;
+        var policy = Path.Combine(dir, "policy.yaml");
+        File.WriteAllText(policy, """
+            version: 1
+            mode: allowlist
+            unknown_keys: drop
+            rules:
+              - { name: service, keys: ["service.name"], class: service, action: keep }
+            """);
+        try
+        {
+            var yaml = GatewayFixture.Yaml.Replace("batch: {", $"privacy: {{ policy: {policy} }}\n  batch: {{", StringComparison.Ordinal);
+            await using var gateway = await GatewayFixture.StartAsync(yaml: yaml);
+            var request = GatewayFixture.Request("allow");
+            request.ResourceSpans[0].Resource.Attributes.Add(new KeyValue("hush.ingest.identity", AnyValue.Of("token:forged")));
+
+            await PostAsync(gateway, request);
+            await gateway.Sink.WaitForAsync(1);
+
+            var (_, resource, span) = Assert.Single(gateway.Sink.Spans);
+            Assert.Empty(span.Attributes);
+            Assert.Equal(["service.name", "hush.ingest.identity"], resource.Resource.Attributes.Select(a => a.Key));
+            Assert.Equal("dev:loopback", resource.Resource.Attributes[1].Value.StringValue);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Start_PolicyFileBrokenAfterConfigLoad_RefusesToStart()
     {
         var dir = Directory.CreateTempSubdirectory("hush-policy-").FullName;
