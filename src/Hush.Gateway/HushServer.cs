@@ -110,7 +110,19 @@ public sealed class HushServer : IAsyncDisposable
         var exporters = new List<ISpanExporter>(owned);
         exporters.AddRange(options.AdditionalExporters);
         var processors = config.Pipeline.TailSampling
-            .Select(s => new Hush.Pipeline.Sampling.TailSamplingProcessor(s.Id, s.Options, metrics, loggerFactory, options.TimeProvider))
+            .Select(s => new Hush.Pipeline.Sampling.TailSamplingProcessor(
+                s.Id,
+                s.Options with
+                {
+                    // Decisions survive a restart by default: late spans of a kept trace still follow it.
+                    DecisionCache = s.Options.DecisionCache with
+                    {
+                        PersistPath = s.Options.DecisionCache.PersistPath ?? Path.Combine(config.DataDir, "sampling", s.Id.Replace('/', '_') + ".decisions"),
+                    },
+                },
+                metrics,
+                loggerFactory,
+                options.TimeProvider))
             .ToList();
         var pipeline = new TracePipeline(config.Pipeline.Id, ToPipelineOptions(config.Pipeline), privacy, [.. processors], exporters, metrics, loggerFactory, options.TimeProvider);
         var server = new HushServer(config, pipeline, privacy, processors, owned, metrics, logger);

@@ -16,6 +16,8 @@ namespace Hush.Pipeline.Sampling;
 /// and traces (<see cref="TailSamplingOptions.NumTraces"/>): past a bound the oldest traces are decided early, never lost.</item>
 /// <item>A trace past <see cref="TailSamplingOptions.MaxTraceBytes"/> is decided at once; decisions are remembered
 /// (bounded), so later spans of a decided trace follow the decision.</item>
+/// <item>With <see cref="DecisionCacheOptions.PersistPath"/>, the remembered decisions are written on stop and read
+/// back at construction (<see cref="DecisionFile"/>), so late spans after a restart still follow them.</item>
 /// <item>Traces are sharded by id; each shard has its own lock, held only for bookkeeping, so ingestion and
 /// decisions do not wait on each other. Time comes from the injected <see cref="TimeProvider"/>; probabilistic
 /// decisions from a salted hash of the trace id, so every replica decides alike.</item>
@@ -48,6 +50,7 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
     private readonly ConcurrentDictionary<string, int> _tenantIds = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _deciding = new(1, 1);
     private readonly Lock _stateLock = new();
+    private readonly string? _persistPath;
 
     private readonly Counter _earlyRootQuiet;
     private readonly Counter _earlyMemory;
@@ -62,6 +65,9 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
     private ITimer? _timer;
     private int _state;
     private Task? _stopTask;
+
+    /// <summary>Numbers decisions across shards (only with a persist path), so the file lists them oldest first.</summary>
+    private long _decisionOrder;
 
     /// <summary>Creates a stopped processor; <paramref name="options"/> must be valid (see <see cref="TailSamplingOptions.Validate"/>).</summary>
     public TailSamplingProcessor(string name, TailSamplingOptions options, HushMetrics metrics, ILoggerFactory loggerFactory, TimeProvider timeProvider)
@@ -83,6 +89,7 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
         _logger = loggerFactory.CreateLogger<TailSamplingProcessor>();
         _waitTicks = options.DecisionWait.Ticks;
         _quietTicks = options.DecisionWaitAfterRootReceived.Ticks;
+        _persistPath = options.DecisionCache.PersistPath;
 
         // A power of two (a shift picks the shard), small enough that every shard can hold a whole max-size trace twice.
         var shards = options.NumShards > 0 ? options.NumShards : Environment.ProcessorCount * 4;
@@ -95,7 +102,8 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
         {
             _shards[i] = new TraceShard(
                 (int)Math.Ceiling(options.DecisionCache.SampledCacheSize / (double)shards),
-                (int)Math.Ceiling(options.DecisionCache.NonSampledCacheSize / (double)shards));
+                (int)Math.Ceiling(options.DecisionCache.NonSampledCacheSize / (double)shards),
+                orderedCaches: _persistPath is not null);
         }
 
         _shardMaxBytes = Math.Max(1, options.MaxBufferBytes / shards);
@@ -131,6 +139,11 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
         var labels = new[] { name };
         metrics.Gauge(SamplingMetrics.BufferBytesName, "Bytes buffered by a tail sampler (encoded spans plus bookkeeping).", ["processor"], () => [new KeyValuePair<string[], double>(labels, BufferedBytes)]);
         metrics.Gauge(SamplingMetrics.BufferTracesName, "Traces buffered by a tail sampler, waiting for a decision.", ["processor"], () => [new KeyValuePair<string[], double>(labels, BufferedTraces)]);
+
+        if (_persistPath is not null)
+        {
+            LoadDecisions(_persistPath);
+        }
     }
 
     /// <inheritdoc />
@@ -281,7 +294,146 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
         }
         finally
         {
+            // After the last decision, so the traces decided by this flush are remembered across the restart too.
+            if (_persistPath is not null)
+            {
+                SaveDecisions(_persistPath);
+            }
+
             _deciding.Release();
+        }
+    }
+
+    /// <summary>Fills the decision caches from the file; anything wrong with it is a warning and an empty cache, never a throw.</summary>
+    private void LoadDecisions(string path)
+    {
+        DecisionFile.ReadResult result;
+        List<DecisionRecord> records;
+        string problem;
+        try
+        {
+            result = DecisionFile.TryRead(path, out records, out problem);
+        }
+#pragma warning disable CA1031 // An unreadable file costs the remembered decisions, not the start.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            SamplingLog.DecisionFileIgnored(_logger, Name, path, ex.GetType().Name);
+            return;
+        }
+
+        if (result == DecisionFile.ReadResult.Missing)
+        {
+            return;
+        }
+
+        if (result == DecisionFile.ReadResult.Invalid)
+        {
+            SamplingLog.DecisionFileIgnored(_logger, Name, path, problem);
+            return;
+        }
+
+        // Newest last: when the caches are now smaller than the file, the oldest of each kind are left out.
+        int sampled = 0, dropped = 0;
+        foreach (var r in records)
+        {
+            if (r.Sampled)
+            {
+                sampled++;
+            }
+            else
+            {
+                dropped++;
+            }
+        }
+
+        var keepSampled = Math.Min(sampled, _options.DecisionCache.SampledCacheSize);
+        var keepDropped = Math.Min(dropped, _options.DecisionCache.NonSampledCacheSize);
+        var skipSampled = sampled - keepSampled;
+        var skipDropped = dropped - keepDropped;
+        foreach (var r in records)
+        {
+            if (r.Sampled ? skipSampled-- > 0 : skipDropped-- > 0)
+            {
+                continue;
+            }
+
+            var key = new TraceKey(r.TraceId, TenantId(r.Tenant));
+            var shard = _shards[ShardIndex(r.TraceId)];
+            lock (shard.Gate)
+            {
+                (r.Sampled ? shard.Sampled : shard.Dropped).Add(key, ++_decisionOrder);
+            }
+        }
+
+        SamplingLog.DecisionFileLoaded(_logger, Name, keepSampled, keepDropped, path);
+    }
+
+    /// <summary>Writes the decision caches, oldest first, at most the configured sizes; a failure is a warning, never a throw.</summary>
+    private void SaveDecisions(string path)
+    {
+        try
+        {
+            DecisionFile.Write(path, SnapshotDecisions());
+        }
+#pragma warning disable CA1031 // Stopping must finish; the lost file only costs late spans after the restart.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            SamplingLog.DecisionFileWriteFailed(_logger, Name, path, ex.GetType().Name);
+        }
+    }
+
+    /// <summary>The remembered decisions of every shard, oldest first, each kind trimmed to its configured cache size.</summary>
+    private List<DecisionRecord> SnapshotDecisions()
+    {
+        var names = new Dictionary<int, string>();
+        foreach (var (tenant, id) in _tenantIds)
+        {
+            names[id] = tenant;
+        }
+
+        var sampled = new List<(TraceKey Key, long Order)>();
+        var dropped = new List<(TraceKey Key, long Order)>();
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                shard.Sampled.CopyTo(sampled);
+                shard.Dropped.CopyTo(dropped);
+            }
+        }
+
+        // Shards round their share of a cache size up: trim to the configured size, keeping the newest.
+        Trim(sampled, _options.DecisionCache.SampledCacheSize);
+        Trim(dropped, _options.DecisionCache.NonSampledCacheSize);
+        var ordered = new List<(TraceKey Key, long Order, bool Sampled)>(sampled.Count + dropped.Count);
+        foreach (var (key, order) in sampled)
+        {
+            ordered.Add((key, order, true));
+        }
+
+        foreach (var (key, order) in dropped)
+        {
+            ordered.Add((key, order, false));
+        }
+
+        ordered.Sort(static (a, b) => a.Order.CompareTo(b.Order));
+        var records = new List<DecisionRecord>(ordered.Count);
+        foreach (var (key, _, isSampled) in ordered)
+        {
+            records.Add(new DecisionRecord(names[key.TenantId], key.TraceId, isSampled));
+        }
+
+        return records;
+
+        static void Trim(List<(TraceKey Key, long Order)> list, int size)
+        {
+            list.Sort(static (a, b) => a.Order.CompareTo(b.Order));
+            if (list.Count > size)
+            {
+                list.RemoveRange(0, list.Count - size);
+            }
         }
     }
 
@@ -463,15 +615,16 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
     }
 
     /// <summary>Decides <paramref name="e"/>, removes it and remembers the decision, all under the shard's lock.</summary>
-    private static void DecideLocked(TraceShard shard, TraceEntry e, long now, ref Release? release)
+    private void DecideLocked(TraceShard shard, TraceEntry e, long now, ref Release? release)
     {
         shard.Remove(e);
         var policy = e.Policies.Decide(e.Key.TraceId, e.Facts, now, out var sampled);
+        var order = _persistPath is null ? 0 : Interlocked.Increment(ref _decisionOrder);
         if (sampled)
         {
             policy.TracesSampled.Add();
             policy.SpansSampled.Add(e.Facts.SpanCount);
-            shard.Sampled.Add(e.Key);
+            shard.Sampled.Add(e.Key, order);
             release ??= new Release();
             release.Kept.Add(e);
         }
@@ -479,7 +632,7 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
         {
             policy.TracesDropped.Add();
             policy.SpansDropped.Add(e.Facts.SpanCount);
-            shard.Dropped.Add(e.Key);
+            shard.Dropped.Add(e.Key, order);
         }
     }
 

@@ -152,18 +152,23 @@ internal struct QuietList
     }
 }
 
-/// <summary>A bounded set of decided trace keys; the oldest is forgotten first (a ring of keys plus a set).</summary>
-internal sealed class DecisionCache(int capacity)
+/// <summary>
+/// A bounded set of decided trace keys; the oldest is forgotten first (a ring of keys plus a set). With
+/// <c>ordered</c>, each key also keeps the order number it was added with (8 bytes more per key), so caches of
+/// several shards can be merged oldest first when they are persisted.
+/// </summary>
+internal sealed class DecisionCache(int capacity, bool ordered = false)
 {
     private readonly HashSet<TraceKey> _set = new(Math.Min(capacity, 4096));
     private readonly TraceKey[] _ring = new TraceKey[Math.Max(capacity, 0)];
+    private readonly long[]? _order = ordered ? new long[Math.Max(capacity, 0)] : null;
     private int _next;
 
     public int Count => _set.Count;
 
     public bool Contains(TraceKey key) => _set.Contains(key);
 
-    public void Add(TraceKey key)
+    public void Add(TraceKey key, long order = 0)
     {
         if (_ring.Length == 0 || !_set.Add(key))
         {
@@ -176,16 +181,22 @@ internal sealed class DecisionCache(int capacity)
         }
 
         _ring[_next] = key;
+        if (_order is not null)
+        {
+            _order[_next] = order;
+        }
+
         _next = _next + 1 == _ring.Length ? 0 : _next + 1;
     }
 
-    /// <summary>The keys remembered, oldest first.</summary>
-    public IEnumerable<TraceKey> Keys()
+    /// <summary>Appends the keys remembered with their order numbers (0 unless <c>ordered</c>), oldest first.</summary>
+    public void CopyTo(List<(TraceKey Key, long Order)> destination)
     {
         var start = _set.Count < _ring.Length ? 0 : _next;
         for (var i = 0; i < _set.Count; i++)
         {
-            yield return _ring[(start + i) % _ring.Length];
+            var slot = (start + i) % _ring.Length;
+            destination.Add((_ring[slot], _order?[slot] ?? 0));
         }
     }
 }
@@ -194,7 +205,7 @@ internal sealed class DecisionCache(int capacity)
 /// One shard of the buffer: traces whose id hashes here, their age and quiet lists and the decision caches, under one
 /// lock held only for dictionary and list updates (never while encoding, decoding or exporting).
 /// </summary>
-internal sealed class TraceShard(int sampledCacheSize, int droppedCacheSize)
+internal sealed class TraceShard(int sampledCacheSize, int droppedCacheSize, bool orderedCaches = false)
 {
     public Lock Gate { get; } = new();
 
@@ -206,9 +217,9 @@ internal sealed class TraceShard(int sampledCacheSize, int droppedCacheSize)
 
     public long Bytes;
 
-    public DecisionCache Sampled { get; } = new(sampledCacheSize);
+    public DecisionCache Sampled { get; } = new(sampledCacheSize, orderedCaches);
 
-    public DecisionCache Dropped { get; } = new(droppedCacheSize);
+    public DecisionCache Dropped { get; } = new(droppedCacheSize, orderedCaches);
 
     public void Remove(TraceEntry e)
     {

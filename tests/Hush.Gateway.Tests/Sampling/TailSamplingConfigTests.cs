@@ -78,5 +78,13 @@ public sealed class TailSamplingConfigTests
         Assert.Equal("trace-0", Assert.Single(gateway.Sink.Spans).Span.Name);
         var metrics = await gateway.Admin.GetStringAsync("metrics");
         Assert.Contains("hush_tail_sampling_traces_total{", metrics, StringComparison.Ordinal);
+
+        // On stop the decisions are kept under the data directory, so late spans after a restart follow them.
+        await gateway.Server.StopAsync();
+        var file = Path.Combine(gateway.Server.Config.DataDir, "sampling", "tail_sampling.decisions");
+        var bytes = File.ReadAllBytes(file);
+        Assert.StartsWith("HUSHDEC1", System.Text.Encoding.ASCII.GetString(bytes), StringComparison.Ordinal);
+        Assert.DoesNotContain("trace-0", System.Text.Encoding.UTF8.GetString(bytes), StringComparison.Ordinal);
+        Assert.DoesNotContain("jane.doe", System.Text.Encoding.UTF8.GetString(bytes), StringComparison.Ordinal);
     }
 }

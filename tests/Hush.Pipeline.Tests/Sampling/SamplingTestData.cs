@@ -157,13 +157,15 @@ internal sealed class SamplerHarness : IAsyncDisposable
 {
     public SamplerHarness(TailSamplingOptions options, string name = "tail_sampling")
     {
-        Sampler = new TailSamplingProcessor(name, options, Metrics, new CollectingLoggerFactory(), Time);
+        Sampler = new TailSamplingProcessor(name, options, Metrics, Logs, Time);
         Sampler.Start(Downstream.Receive);
     }
 
     public ManualTimeProvider Time { get; } = new();
 
     public HushMetrics Metrics { get; } = new();
+
+    public CollectingLoggerFactory Logs { get; } = new();
 
     public RecordingDownstream Downstream { get; } = new();
 

@@ -16,6 +16,16 @@ public sealed class TailSamplingOptionsTests
     }
 
     [Fact]
+    public void Validate_BlankPersistPath_ReportsTheKey()
+    {
+        var options = new TailSamplingOptions { Policies = SeedPolicies, DecisionCache = new() { PersistPath = "  " } };
+
+        var error = Assert.Single(options.Validate(Key));
+        Assert.StartsWith("'processors.tail_sampling.decision_cache.persist_path' must not be empty", error, StringComparison.Ordinal);
+        Assert.Empty((options with { DecisionCache = new() { PersistPath = "data/sampling/x.decisions" } }).Validate(Key));
+    }
+
+    [Fact]
     public void Validate_UnknownTypeNegativeWaitAndBacktrackingRegex_ListsEveryErrorWithItsKey()
     {
         var options = new TailSamplingOptions

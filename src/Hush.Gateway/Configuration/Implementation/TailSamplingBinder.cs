@@ -15,6 +15,9 @@ internal static class TailSamplingBinder
     {
         var cache = reader.Map("decision_cache");
         var defaults = new TailSamplingOptions();
+
+        // Left as given when blank, so Validate names the key.
+        var persistPath = cache.String("persist_path");
         var options = new TailSamplingOptions
         {
             DecisionWait = reader.Duration("decision_wait", defaults.DecisionWait, TimeSpan.Zero, MaxWait),
@@ -28,6 +31,7 @@ internal static class TailSamplingBinder
             {
                 SampledCacheSize = cache.Int("sampled_cache_size", defaults.DecisionCache.SampledCacheSize, 0, 100_000_000),
                 NonSampledCacheSize = cache.Int("non_sampled_cache_size", defaults.DecisionCache.NonSampledCacheSize, 0, 100_000_000),
+                PersistPath = string.IsNullOrWhiteSpace(persistPath) ? persistPath : Path.GetFullPath(persistPath),
             },
             Policies = Policies(reader, "policies"),
             Tenants = Tenants(reader.Map("tenants")),
