@@ -68,28 +68,7 @@ internal sealed class MapReader
         }
     }
 
-    public int Int(string key, int fallback, int min, int max)
-    {
-        var text = String(key);
-        if (text is null)
-        {
-            return fallback;
-        }
-
-        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
-        {
-            _errors.Add($"'{KeyPath(key)}' must be a whole number from {min} to {max}{Where(key)}");
-            return fallback;
-        }
-
-        if (value < min || value > max)
-        {
-            _errors.Add($"'{KeyPath(key)}' must be from {min} to {max}, got {value}{Where(key)}");
-            return fallback;
-        }
-
-        return value;
-    }
+    public int Int(string key, int fallback, int min, int max) => (int)Long(key, fallback, min, max);
 
     public long Long(string key, long fallback, long min, long max)
     {
@@ -99,9 +78,15 @@ internal sealed class MapReader
             return fallback;
         }
 
-        if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
         {
             _errors.Add($"'{KeyPath(key)}' must be a whole number from {min} to {max}{Where(key)}");
+            return fallback;
+        }
+
+        if (value < min || value > max)
+        {
+            _errors.Add($"'{KeyPath(key)}' must be from {min} to {max}, got {value}{Where(key)}");
             return fallback;
         }
 
