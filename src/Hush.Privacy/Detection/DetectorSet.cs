@@ -103,9 +103,9 @@ public sealed class DetectorSet
 
             if (prefilter.NeedsRuns)
             {
-                if (!features.HasRuns)
+                if (prefilter.LacksRuns(features))
                 {
-                    features = features.WithRuns(scanned);
+                    features = features.WithRuns(scanned, prefilter);
                 }
 
                 if (!prefilter.AllowsRuns(features))

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace Hush.Privacy.Detection;
@@ -33,6 +34,12 @@ internal readonly struct TextFeatures
 {
     private static readonly CharFlags[] AsciiTable = BuildTable();
 
+    /// <summary>SearchValues rather than IndexOfAnyInRange: its unoptimized generic code allocates until tier-up.</summary>
+    private static readonly SearchValues<char> AsciiDigits = SearchValues.Create("0123456789");
+
+    private static readonly SearchValues<char> AsciiAlphanumerics =
+        SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
     public TextFeatures(int length, int digits, CharFlags flags)
         : this(length, digits, flags, -1, -1, -1)
     {
@@ -50,7 +57,7 @@ internal readonly struct TextFeatures
 
     /// <summary>
     /// Most digits in one run of digit groups joined by exactly one space or dash (the grouping payment cards and SSNs
-    /// use); -1 until <see cref="WithRuns"/>.
+    /// use); -1 until <see cref="WithRuns"/> computed it.
     /// </summary>
     public int CardRun { get; }
 
@@ -60,8 +67,6 @@ internal readonly struct TextFeatures
     /// <summary>Most ASCII letters and digits in one run joined by single spaces (IBAN grouping); -1 until computed.</summary>
     public int AlnumRun { get; }
 
-    /// <summary>True once the run lengths are known.</summary>
-    public bool HasRuns => CardRun >= 0;
 
     public int Length { get; }
 
@@ -96,73 +101,98 @@ internal readonly struct TextFeatures
     }
 
     /// <summary>
-    /// These features plus the run lengths of <paramref name="text"/> (the same text they were computed on). One more
-    /// pass, only made for values that already passed a detector's flag and count checks.
+    /// These features plus the run lengths a prefilter asks for (card and phone runs together, the alphanumeric run
+    /// apart), computed on <paramref name="text"/> (the same text the features were computed on) only when not yet
+    /// known. Only values that already passed a detector's flag and count checks get here.
     /// </summary>
-    public TextFeatures WithRuns(ReadOnlySpan<char> text)
+    public TextFeatures WithRuns(ReadOnlySpan<char> text, in Prefilter needs)
     {
-        int card = 0, phone = 0, alnum = 0;
-        int cardCur = 0, phoneCur = 0, alnumCur = 0;
-        int seps = 0;
-        bool cardSep = false, alnumSep = false;
-        foreach (char c in text)
+        int card = CardRun, phone = PhoneRun, alnum = AlnumRun;
+        if ((needs.MinCardRun | needs.MinPhoneRun) != 0 && card < 0)
         {
-            if ((uint)(c - '0') <= 9)
-            {
-                cardCur = cardSep || cardCur > 0 ? cardCur + 1 : 1;
-                phoneCur = seps <= 2 ? phoneCur + 1 : 1;
-                alnumCur = alnumSep || alnumCur > 0 ? alnumCur + 1 : 1;
-                card = Math.Max(card, cardCur);
-                phone = Math.Max(phone, phoneCur);
-                alnum = Math.Max(alnum, alnumCur);
-                cardSep = false;
-                alnumSep = false;
-                seps = 0;
-                continue;
-            }
+            (card, phone) = DigitRuns(text);
+        }
 
-            bool letter = char.IsAsciiLetter(c);
-            if (letter)
-            {
-                alnumCur = alnumSep || alnumCur > 0 ? alnumCur + 1 : 1;
-                alnum = Math.Max(alnum, alnumCur);
-                alnumSep = false;
-            }
-            else if (c == ' ' && alnumCur > 0 && !alnumSep)
-            {
-                alnumSep = true;
-            }
-            else
-            {
-                alnumCur = 0;
-                alnumSep = false;
-            }
-
-            // Card/SSN runs: one space or dash between two digits continues the run; anything else ends it.
-            if (c is ' ' or '-' && cardCur > 0 && !cardSep)
-            {
-                cardSep = true;
-            }
-            else
-            {
-                cardCur = 0;
-                cardSep = false;
-            }
-
-            // Phone runs: up to two of "space - . ( )" between digits continue it ("(415) 555", "+1 (415)").
-            if (c is ' ' or '-' or '.' or '(' or ')')
-            {
-                seps++;
-            }
-            else
-            {
-                phoneCur = 0;
-                seps = 3;
-            }
+        if (needs.MinAlnumRun != 0 && alnum < 0)
+        {
+            alnum = AlphanumericRun(text);
         }
 
         return new TextFeatures(Length, Digits, Flags, card, phone, alnum);
     }
+
+    /// <summary>
+    /// Longest card/SSN run (digit groups joined by exactly one space or dash) and phone run (joined by one or two of
+    /// <c>space - . ( )</c>), in digits. Walks digit groups with a vectorized search, so text between numbers costs
+    /// a fraction of a nanosecond per char instead of a branchy per-char loop.
+    /// </summary>
+    internal static (int Card, int Phone) DigitRuns(ReadOnlySpan<char> text)
+    {
+        int card = 0, phone = 0, cardCur = 0, phoneCur = 0;
+        int prevEnd = -1;
+        int i = 0;
+        while (i < text.Length)
+        {
+            int d = text[i..].IndexOfAny(AsciiDigits);
+            if (d < 0)
+            {
+                break;
+            }
+
+            int start = i + d;
+            int end = start + 1;
+            while (end < text.Length && (uint)(text[end] - '0') <= 9)
+            {
+                end++;
+            }
+
+            int length = end - start;
+            int gap = start - prevEnd;
+            bool joined = prevEnd >= 0;
+            cardCur = joined && gap == 1 && text[prevEnd] is ' ' or '-' ? cardCur + length : length;
+            phoneCur = joined && gap <= 2 && IsPhoneSeparator(text[prevEnd]) && (gap == 1 || IsPhoneSeparator(text[prevEnd + 1]))
+                ? phoneCur + length
+                : length;
+            card = Math.Max(card, cardCur);
+            phone = Math.Max(phone, phoneCur);
+            prevEnd = end;
+            i = end;
+        }
+
+        return (card, phone);
+    }
+
+    /// <summary>Most ASCII letters and digits in one run of alphanumeric words joined by single spaces (IBAN grouping).</summary>
+    internal static int AlphanumericRun(ReadOnlySpan<char> text)
+    {
+        int best = 0, current = 0;
+        int prevEnd = -1;
+        int i = 0;
+        while (i < text.Length)
+        {
+            int d = text[i..].IndexOfAny(AsciiAlphanumerics);
+            if (d < 0)
+            {
+                break;
+            }
+
+            int start = i + d;
+            int length = text[start..].IndexOfAnyExcept(AsciiAlphanumerics);
+            if (length < 0)
+            {
+                length = text.Length - start;
+            }
+
+            current = prevEnd >= 0 && start - prevEnd == 1 && text[prevEnd] == ' ' ? current + length : length;
+            best = Math.Max(best, current);
+            prevEnd = start + length;
+            i = prevEnd;
+        }
+
+        return best;
+    }
+
+    private static bool IsPhoneSeparator(char c) => c is ' ' or '-' or '.' or '(' or ')';
 
     private static CharFlags[] BuildTable()
     {
@@ -212,12 +242,18 @@ internal readonly record struct Prefilter(int MinLength, int MinDigits, CharFlag
     /// <summary>True when <see cref="AllowsRuns"/> needs <see cref="TextFeatures.WithRuns"/>.</summary>
     public bool NeedsRuns => (MinCardRun | MinPhoneRun | MinAlnumRun) != 0;
 
+    /// <summary>True when a run this prefilter checks is not computed yet.</summary>
+    public bool LacksRuns(in TextFeatures f) =>
+        ((MinCardRun | MinPhoneRun) != 0 && f.CardRun < 0) || (MinAlnumRun != 0 && f.AlnumRun < 0);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Allows(in TextFeatures f) =>
         f.Length >= MinLength && f.Digits >= MinDigits && (f.Flags & AllOf) == AllOf &&
         (AnyOf == CharFlags.None || (f.Flags & AnyOf) != 0);
 
-    /// <summary>The run checks; true when there are none or the runs are not computed (callers compute them first).</summary>
+    /// <summary>The run checks; a run not computed yet passes (callers compute the ones they check first).</summary>
     public bool AllowsRuns(in TextFeatures f) =>
-        !f.HasRuns || (f.CardRun >= MinCardRun && f.PhoneRun >= MinPhoneRun && f.AlnumRun >= MinAlnumRun);
+        (MinCardRun == 0 || f.CardRun < 0 || f.CardRun >= MinCardRun) &&
+        (MinPhoneRun == 0 || f.PhoneRun < 0 || f.PhoneRun >= MinPhoneRun) &&
+        (MinAlnumRun == 0 || f.AlnumRun < 0 || f.AlnumRun >= MinAlnumRun);
 }

@@ -14,7 +14,16 @@ public sealed class CompiledPolicy
     private readonly FrozenDictionary<string, int> _exact;
     private readonly (string Pattern, int Rule)[] _globs;
     private readonly FrozenDictionary<string, PolicyAction> _onDetect;
-    private readonly ConcurrentDictionary<string, KeyInfo> _keyCache = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Slots of the identity cache in front of <see cref="_keyCache"/> (power of two; 8 KiB of references). Decoders
+    /// intern attribute keys, so the same key instance comes back on every span: a reference compare on a slot picked
+    /// from the length and four chars replaces hashing the whole key (~25 attributes per span). A collision only
+    /// costs the dictionary lookup.
+    /// </summary>
+    private const int RecentKeySlots = 1024;
+
+    private readonly ConcurrentDictionary<string, KeyEntry> _keyCache = new(StringComparer.Ordinal);
+    private readonly KeyEntry?[] _recentKeys = new KeyEntry?[RecentKeySlots];
     private readonly ConcurrentDictionary<string, byte> _cleanSpanNames = new(StringComparer.Ordinal);
 
     private CompiledPolicy(PolicyDocument document, string source, string fingerprint, CompiledRule[] rules,
@@ -84,14 +93,52 @@ public sealed class CompiledPolicy
         return best == int.MaxValue ? -1 : best;
     }
 
-    internal bool TryGetCachedKey(string key, out KeyInfo info) => _keyCache.TryGetValue(key, out info);
+    internal bool TryGetCachedKey(string key, out KeyInfo info)
+    {
+        ref KeyEntry? slot = ref _recentKeys[KeySlot(key)];
+        var recent = Volatile.Read(ref slot);
+        if (recent is not null && (ReferenceEquals(recent.Key, key) || string.Equals(recent.Key, key, StringComparison.Ordinal)))
+        {
+            info = recent.Info;
+            return true;
+        }
+
+        if (_keyCache.TryGetValue(key, out var entry))
+        {
+            // Entries are immutable and allocated once per cached key: refilling a slot allocates nothing.
+            Volatile.Write(ref slot, entry);
+            info = entry.Info;
+            return true;
+        }
+
+        info = default;
+        return false;
+    }
 
     internal void CacheKey(string key, KeyInfo info)
     {
         if (key.Length <= PolicyLimits.MaxCachedKeyLength && _keyCache.Count < PolicyLimits.KeyCacheCapacity)
         {
-            _keyCache.TryAdd(key, info);
+            _keyCache.TryAdd(key, new KeyEntry(key, info));
         }
+    }
+
+    private static int KeySlot(string key)
+    {
+        var n = key.Length;
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        var h = ((uint)n * 0x9E3779B1u) ^ key[n - 1];
+        h = (h * 31u) + key[n / 2];
+        h = (h * 31u) + key[n / 4];
+        h = (h * 31u) + key[3 * n / 4];
+        h ^= h >> 15;
+        h *= 0x2C1B3C6Du;
+        h ^= h >> 12;
+        return (int)(h & (RecentKeySlots - 1));
     }
 
     /// <summary>True when <paramref name="name"/> was scrubbed before under this snapshot and came out unchanged.</summary>
@@ -232,6 +279,9 @@ internal sealed record CompiledRule(string Name, string DataClass, PolicyAction 
 /// <summary>What the policy knows about one attribute key.</summary>
 /// <param name="Rule">Index of the first matching rule, or -1.</param>
 internal readonly record struct KeyInfo(int Rule);
+
+/// <summary>A cached key and what the policy knows about it.</summary>
+internal sealed record KeyEntry(string Key, KeyInfo Info);
 
 /// <summary>Words that make a key look sensitive (lint).</summary>
 internal static class SensitiveKeyHints

@@ -30,6 +30,17 @@ internal sealed class ScrubSession
     /// </summary>
     private const int MaxMemoizedPseudonyms = 1024;
 
+    /// <summary>
+    /// Values found clean remembered for the rest of one call: most values repeat across the spans of a request
+    /// (server.address, db.system, user agents, code paths, request ids on every span of a trace), and hashing one
+    /// costs a fraction of scanning it. Bounded in entries and length; the memo only references strings of the request
+    /// being scrubbed and dies with the session, so no value outlives the request that carried it.
+    /// </summary>
+    private const int MaxMemoizedCleanValues = 512;
+
+    /// <summary>Longer values are scanned every time: they rarely repeat and would make each lookup cost a scan.</summary>
+    private const int MaxMemoizedCleanChars = 1024;
+
     private const string LimitsRule = "limits";
     private const string DetectorRulePrefix = "detector/";
 
@@ -44,7 +55,10 @@ internal sealed class ScrubSession
     private readonly List<DetectorMatch> _matches = [];
     private Pseudonymizer? _pseudonymizer;
     private Dictionary<string, int>? _spanTally;
-    private Dictionary<(string DataClass, string Value), string>? _pseudonyms;
+    /// <summary>Memoized pseudonyms by data class, then value: ordinal string keys hash without Marvin, unlike a tuple key.</summary>
+    private Dictionary<string, Dictionary<string, string>>? _pseudonyms;
+    private int _memoizedPseudonyms;
+    private HashSet<string>? _cleanValues;
     private bool _inSpan;
     private int _changed;
     private int _dropped;
@@ -64,16 +78,23 @@ internal sealed class ScrubSession
     /// <summary>The tenant's pseudonym of <paramref name="value"/>, computed once per call.</summary>
     private string Pseudonym(string dataClass, string value)
     {
-        _pseudonyms ??= [];
-        if (_pseudonyms.TryGetValue((dataClass, value), out var pseudonym))
+        _pseudonyms ??= new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+        if (!_pseudonyms.TryGetValue(dataClass, out var byValue))
+        {
+            byValue = new Dictionary<string, string>(StringComparer.Ordinal);
+            _pseudonyms[dataClass] = byValue;
+        }
+
+        if (byValue.TryGetValue(value, out var pseudonym))
         {
             return pseudonym;
         }
 
         pseudonym = Pseudonymizer.Pseudonymize(dataClass, value);
-        if (_pseudonyms.Count < MaxMemoizedPseudonyms)
+        if (_memoizedPseudonyms < MaxMemoizedPseudonyms)
         {
-            _pseudonyms[(dataClass, value)] = pseudonym;
+            byValue[value] = pseudonym;
+            _memoizedPseudonyms++;
         }
 
         return pseudonym;
@@ -264,7 +285,17 @@ internal sealed class ScrubSession
                 continue;
             }
 
-            attributes[write++] = ReferenceEquals(newKey, key) && SameValue(value, kv.Value) ? kv : new KeyValue(newKey, value);
+            if (!ReferenceEquals(newKey, key) || !SameValue(value, kv.Value))
+            {
+                attributes[write] = new KeyValue(newKey, value);
+            }
+            else if (write != read)
+            {
+                attributes[write] = kv;
+            }
+
+            // An unchanged attribute in its own slot is not stored again (two write barriers per attribute saved).
+            write++;
         }
 
         if (write < attributes.Count)
@@ -274,7 +305,11 @@ internal sealed class ScrubSession
     }
 
     /// <summary>Identity check: containers are edited in place, so a deep comparison would only cost time.</summary>
-    private static bool SameValue(AnyValue a, AnyValue b) => a.Kind == b.Kind && a.Kind switch
+    private static bool SameValue(AnyValue a, AnyValue b) => a.StringValue is { } sa
+        ? ReferenceEquals(sa, b.StringValue)
+        : SameNonString(a, b);
+
+    private static bool SameNonString(AnyValue a, AnyValue b) => a.Kind == b.Kind && a.Kind switch
     {
         AnyValueKind.String => ReferenceEquals(a.StringValue, b.StringValue),
         AnyValueKind.Bytes => ReferenceEquals(a.BytesValue, b.BytesValue),
@@ -762,7 +797,27 @@ internal sealed class ScrubSession
             return s;
         }
 
+        var memoize = s.Length <= MaxMemoizedCleanChars;
+        if (memoize && _cleanValues is not null && _cleanValues.Contains(s))
+        {
+            return s;
+        }
+
         var whole = _policy.Detectors.Scan(s, _matches);
+        if (whole && _matches.Count == 0)
+        {
+            if (memoize)
+            {
+                _cleanValues ??= new HashSet<string>(MaxMemoizedCleanValues, StringComparer.Ordinal);
+                if (_cleanValues.Count < MaxMemoizedCleanValues)
+                {
+                    _cleanValues.Add(s);
+                }
+            }
+
+            return s;
+        }
+
         if (!whole)
         {
             _oversized++;

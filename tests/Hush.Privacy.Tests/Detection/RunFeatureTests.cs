@@ -1,0 +1,97 @@
+using FsCheck;
+using FsCheck.Fluent;
+using Hush.Privacy.Detection;
+
+namespace Hush.Privacy.Tests.Detection;
+
+/// <summary>The group-wise run lengths equal the per-char definition they replaced, for any text.</summary>
+public sealed class RunFeatureTests
+{
+    private static readonly Gen<string> Value = Gen.Choose(0, 30)
+        .SelectMany(n => Gen.ArrayOf(Gen.Elements("0", "12", "4111", " ", "  ", "-", ".", "(", ")", "a", "DE", "/", "_", "\u00E9", "\uFF11", "x9"), n))
+        .Select(string.Concat);
+
+    [Fact]
+    public void DigitRunsAndAlphanumericRun_AnyText_SameAsPerCharReference()
+    {
+        Prop.ForAll(Value.ToArbitrary(), value =>
+        {
+            var (card, phone, alnum) = Reference(value);
+            Assert.Equal((card, phone), TextFeatures.DigitRuns(value));
+            Assert.Equal(alnum, TextFeatures.AlphanumericRun(value));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(3000));
+    }
+
+    [Theory]
+    [InlineData("4111 1111 1111 1111", 16, 16, 16)]
+    [InlineData("(415) 555-2671", 7, 10, 4)]
+    [InlineData("DE89 3704 0044 0532 0130 00", 20, 20, 22)]
+    [InlineData("3f2a1b4c-1234-4def-8abc-0123456789ab", 10, 10, 12)]
+    [InlineData("no digits here", 0, 0, 12)]
+    public void Runs_KnownValues_Expected(string value, int card, int phone, int alnum)
+    {
+        Assert.Equal((card, phone), TextFeatures.DigitRuns(value));
+        Assert.Equal(alnum, TextFeatures.AlphanumericRun(value));
+    }
+
+    /// <summary>The per-char loop the prefilter used before (kept here as the definition).</summary>
+    private static (int Card, int Phone, int Alnum) Reference(string text)
+    {
+        int card = 0, phone = 0, alnum = 0, cardCur = 0, phoneCur = 0, alnumCur = 0, seps = 0;
+        bool cardSep = false, alnumSep = false;
+        foreach (char c in text)
+        {
+            if ((uint)(c - '0') <= 9)
+            {
+                cardCur = cardSep || cardCur > 0 ? cardCur + 1 : 1;
+                phoneCur = seps <= 2 ? phoneCur + 1 : 1;
+                alnumCur = alnumSep || alnumCur > 0 ? alnumCur + 1 : 1;
+                card = Math.Max(card, cardCur);
+                phone = Math.Max(phone, phoneCur);
+                alnum = Math.Max(alnum, alnumCur);
+                cardSep = false;
+                alnumSep = false;
+                seps = 0;
+                continue;
+            }
+
+            if (char.IsAsciiLetter(c))
+            {
+                alnumCur = alnumSep || alnumCur > 0 ? alnumCur + 1 : 1;
+                alnum = Math.Max(alnum, alnumCur);
+                alnumSep = false;
+            }
+            else if (c == ' ' && alnumCur > 0 && !alnumSep)
+            {
+                alnumSep = true;
+            }
+            else
+            {
+                alnumCur = 0;
+                alnumSep = false;
+            }
+
+            if (c is ' ' or '-' && cardCur > 0 && !cardSep)
+            {
+                cardSep = true;
+            }
+            else
+            {
+                cardCur = 0;
+                cardSep = false;
+            }
+
+            if (c is ' ' or '-' or '.' or '(' or ')')
+            {
+                seps++;
+            }
+            else
+            {
+                phoneCur = 0;
+                seps = 3;
+            }
+        }
+
+        return (card, phone, alnum);
+    }
+}
