@@ -100,7 +100,7 @@ public sealed class TokenStore
     /// </summary>
     public static TokenStore Open(string tokenFile, string pepperFile, TimeProvider? time = null)
     {
-        var pepper = OwnerOnlyFile.ReadOrCreateSecret(pepperFile, PepperBytes, "token pepper");
+        var pepper = SecretFile.ReadOrCreate(pepperFile, PepperBytes, "token pepper");
         return new TokenStore(System.IO.Path.GetFullPath(tokenFile), pepper, time ?? TimeProvider.System);
     }
 
@@ -240,7 +240,7 @@ public sealed class TokenStore
     private void Save(IReadOnlyList<TokenEntry> entries)
     {
         var file = new TokenFile { Version = 1, Tokens = [.. entries] };
-        OwnerOnlyFile.WriteAtomically(_path, JsonSerializer.SerializeToUtf8Bytes(file, TokenJsonContext.Default.TokenFile));
+        Hush.Store.OwnerOnlyFile.Replace(_path, JsonSerializer.SerializeToUtf8Bytes(file, TokenJsonContext.Default.TokenFile));
         Volatile.Write(ref _snapshot, Read(_path));
     }
 

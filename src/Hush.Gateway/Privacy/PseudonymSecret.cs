@@ -31,16 +31,16 @@ internal static class PseudonymSecret
         if (config.SecretFile is { } file)
         {
             source = file;
-            return OwnerOnlyFile.ReadSecret(file, min, What);
+            return SecretFile.Read(file, min, What);
         }
 
         if (environment(EnvironmentVariable) is { Length: > 0 } fromEnvironment)
         {
             source = "$" + EnvironmentVariable;
-            return OwnerOnlyFile.DecodeSecret(fromEnvironment, min, "the environment variable " + EnvironmentVariable);
+            return SecretFile.Decode(fromEnvironment, min, "the environment variable " + EnvironmentVariable);
         }
 
         source = DefaultPath(dataDir);
-        return OwnerOnlyFile.ReadOrCreateSecret(source, min, What);
+        return SecretFile.ReadOrCreate(source, min, What);
     }
 }

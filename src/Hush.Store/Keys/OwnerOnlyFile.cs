@@ -5,7 +5,7 @@ namespace Hush.Store;
 /// <summary>
 /// Files that hold key material: directory 0700, file 0600, replaced atomically (write a temporary file,
 /// flush it to disk, rename over the old one), so a crash leaves the old file or the new one, never half.
-/// Same rules as the gateway's <c>OwnerOnlyFile</c>; the store cannot reference the gateway.
+/// The gateway's secret files (pseudonym secret, token pepper, token store) use it too.
 /// </summary>
 internal static class OwnerOnlyFile
 {
