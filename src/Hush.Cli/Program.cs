@@ -6,5 +6,8 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(LoadgenCommand.Create());
 root.Subcommands.Add(PolicyCommand.Create());
 root.Subcommands.Add(TokenCommand.Create());
+root.Subcommands.Add(StoreCommands.CreateStore());
+root.Subcommands.Add(StoreCommands.CreateErase());
+root.Subcommands.Add(StoreCommands.CreateKeys());
 
 return await root.Parse(args).InvokeAsync();

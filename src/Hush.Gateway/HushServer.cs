@@ -107,6 +107,7 @@ public sealed class HushServer : IAsyncDisposable
             ? factory(config)
             : PolicyPrivacyStage.Create(config, metrics, loggerFactory);
         var owned = CreateExporters(config, metrics, loggerFactory, options.TimeProvider);
+        var store = owned.OfType<Hush.Store.Storage.StoreExporter>().FirstOrDefault();
         var exporters = new List<ISpanExporter>(owned);
         exporters.AddRange(options.AdditionalExporters);
         var processors = config.Pipeline.TailSampling
@@ -124,8 +125,8 @@ public sealed class HushServer : IAsyncDisposable
                 loggerFactory,
                 options.TimeProvider))
             .ToList();
-        var pipeline = new TracePipeline(config.Pipeline.Id, ToPipelineOptions(config.Pipeline), privacy, [.. processors], exporters, metrics, loggerFactory, options.TimeProvider);
-        var server = new HushServer(config, pipeline, privacy, processors, owned, metrics, logger);
+        var pipeline = new TracePipeline(config.Pipeline.Id, ToPipelineOptions(config.Pipeline), privacy, [.. processors], exporters, metrics, loggerFactory, options.TimeProvider, store?.Journal);
+        var server = new HushServer(config, pipeline, privacy, processors, owned, metrics, logger) { Store = store?.Store };
         try
         {
             await server.StartCoreAsync(options, loggerFactory, cancellationToken);
@@ -138,6 +139,9 @@ public sealed class HushServer : IAsyncDisposable
 
         return server;
     }
+
+    /// <summary>The embedded store, when the pipeline exports to it (the query API reads it).</summary>
+    public Hush.Store.Storage.TraceStore? Store { get; private init; }
 
     /// <summary>The static token store the OTLP receivers check (<c>receivers.otlp.auth.token_file</c>).</summary>
     public TokenStore Tokens { get; private set; } = null!;
@@ -194,6 +198,7 @@ public sealed class HushServer : IAsyncDisposable
         Log.Listening(_logger, "admin", AdminEndpoint);
 
         await _pipeline.StartAsync(cancellationToken);
+        await ReplayJournalAsync(cancellationToken);
 
         if (Config.Receiver.Grpc is { } grpc)
         {
@@ -218,6 +223,26 @@ public sealed class HushServer : IAsyncDisposable
         Interlocked.CompareExchange(ref _state, StateReady, StateStarting);
         var exporterIds = string.Join(", ", Config.Pipeline.Exporters.Select(e => e.Id));
         Log.Ready(_logger, _pipeline.Name, exporterIds);
+    }
+
+    /// <summary>Feeds what the journal held at start (accepted before a crash, not yet stored) through the pipeline, before the receivers open.</summary>
+    private async Task ReplayJournalAsync(CancellationToken cancellationToken)
+    {
+        if (_ownedExporters.OfType<Hush.Store.Storage.StoreExporter>().FirstOrDefault()?.Journal is not { RecoveredCount: > 0 } journal)
+        {
+            return;
+        }
+
+        var requests = 0;
+        long spans = 0;
+        foreach (var record in journal.Recover())
+        {
+            spans += record.Traces.CountSpans();
+            requests++;
+            await _pipeline.SubmitRecoveredAsync(record.Tenant, record.Traces, record.Receipt, cancellationToken);
+        }
+
+        Log.JournalReplayed(_logger, requests, spans);
     }
 
     /// <summary>
@@ -374,6 +399,17 @@ public sealed class HushServer : IAsyncDisposable
                     break;
                 case NopExporterConfig nop:
                     exporters.Add(new NopExporter(nop.Id, metrics));
+                    break;
+                case StoreExporterConfig store:
+                    exporters.Add(Hush.Store.Storage.StoreExporter.Open(
+                        store.Id,
+                        config.DataDir,
+                        store.KekFile,
+                        new Hush.Store.Storage.StoreOptions { Retention = store.Retention, TenantRetention = store.TenantRetention, SegmentMaxBytes = store.SegmentMaxBytes },
+                        new Hush.Store.Journal.JournalOptions(MaxTotalBytes: store.JournalMaxBytes),
+                        metrics,
+                        loggerFactory,
+                        time));
                     break;
                 case OtlpHttpExporterConfig otlp:
                     var options = ToExporterOptions(otlp);

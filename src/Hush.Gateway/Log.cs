@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4020, Level = LogLevel.Information, Message = "privacy: enforcing {Policy} (fingerprint {Fingerprint}); pseudonym secret from {SecretSource}")]
     internal static partial void PrivacyReady(ILogger logger, string policy, string fingerprint, string secretSource);
+
+    [LoggerMessage(EventId = 4030, Level = LogLevel.Warning, Message = "store: replayed {Requests} requests ({Spans} spans) the journal held from before the last stop")]
+    internal static partial void JournalReplayed(ILogger logger, int requests, long spans);
 }

@@ -64,12 +64,19 @@ public interface IPrivacyStage
 /// </summary>
 public sealed class SpanBatch
 {
-    internal SpanBatch(string tenant, TraceRequest traces, int spanCount)
+    internal SpanBatch(string tenant, TraceRequest traces, int spanCount, List<IJournalReceipt>? receipts = null)
     {
         Tenant = tenant;
         Traces = traces;
         SpanCount = spanCount;
+        Receipts = receipts;
     }
+
+    /// <summary>The journal records of the requests in this batch, released once every exporter has had it.</summary>
+    internal List<IJournalReceipt>? Receipts { get; set; }
+
+    /// <summary>True for spans replayed from the journal after a crash: an exporter may already hold some of them.</summary>
+    public bool IsRecovered { get; internal init; }
 
     /// <summary>The tenant every span in the batch belongs to. Batches never mix tenants.</summary>
     public string Tenant { get; }
@@ -80,7 +87,7 @@ public sealed class SpanBatch
     public int SpanCount { get; }
 
     /// <summary>A batch of the same tenant with other (already scrubbed) spans, for processors that filter.</summary>
-    public SpanBatch With(TraceRequest traces) => new(Tenant, traces, traces.CountSpans());
+    public SpanBatch With(TraceRequest traces) => new(Tenant, traces, traces.CountSpans()) { IsRecovered = IsRecovered };
 }
 
 /// <summary>A pipeline stage after the privacy slot: sampling, enrichment, filtering.</summary>
@@ -134,8 +141,54 @@ public interface ISpanExporter : IAsyncDisposable
     string Name { get; }
 
     /// <summary>
+    /// True for a destination that stores what it takes (the embedded store): when it answers
+    /// <see cref="ExportOutcome.RetryableFailure"/>, the journal keeps the batch's requests for the next start.
+    /// A forwarding exporter's failures are counted and logged instead, so a backend that is down cannot fill the journal.
+    /// </summary>
+    bool IsDurable => false;
+
+    /// <summary>
     /// Exports one batch. Never throws for a failure of the destination: the outcome says what happened.
     /// May wait (back-pressure) when the exporter's own bounded queue is full.
     /// </summary>
     ValueTask<ExportOutcome> ExportAsync(SpanBatch batch, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The ingest journal (write-ahead log): records each scrubbed request durably before the client is answered,
+/// so an acknowledged request survives a crash. The pipeline releases a record's receipt once every exporter
+/// has returned for the batch that carried it; on the next start, the host replays the records still held.
+/// </summary>
+public interface IIngestJournal
+{
+    /// <summary>
+    /// Records <paramref name="scrubbed"/> for <paramref name="tenant"/>; completes once it is on disk.
+    /// Throws <see cref="JournalUnavailableException"/> when it cannot (disk full, I/O error, journal full).
+    /// </summary>
+    ValueTask<IJournalReceipt> AppendAsync(string tenant, TraceRequest scrubbed, CancellationToken cancellationToken);
+}
+
+/// <summary>One journal record, held until the spans it carried are through the pipeline.</summary>
+public interface IJournalReceipt
+{
+    /// <summary>The spans are through every exporter (or were dropped by a processor): the journal may forget them. Idempotent.</summary>
+    void Release();
+}
+
+/// <summary>The journal could not record a request; the client is told to retry (HTTP 503 / gRPC UNAVAILABLE).</summary>
+public sealed class JournalUnavailableException : Exception
+{
+    public JournalUnavailableException()
+    {
+    }
+
+    public JournalUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public JournalUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

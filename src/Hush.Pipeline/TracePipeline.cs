@@ -39,6 +39,7 @@ public sealed class TracePipeline : IAsyncDisposable
     private readonly ISpanProcessor[] _processors;
     private readonly IDeferringSpanProcessor?[] _deferring;
     private readonly ISpanExporter[] _exporters;
+    private readonly IIngestJournal? _journal;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Channel<SpanBatch> _input;
@@ -50,6 +51,7 @@ public sealed class TracePipeline : IAsyncDisposable
     private readonly Counter _refusedQueueFull;
     private readonly Counter _refusedNotRunning;
     private readonly Counter _refusedPrivacy;
+    private readonly Counter _refusedJournal;
     private readonly Counter[] _processorFailures;
     private readonly CounterFamily _exporterFailures;
 
@@ -67,7 +69,8 @@ public sealed class TracePipeline : IAsyncDisposable
         IReadOnlyList<ISpanExporter> exporters,
         HushMetrics metrics,
         ILoggerFactory loggerFactory,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider,
+        IIngestJournal? journal = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(options);
@@ -94,6 +97,7 @@ public sealed class TracePipeline : IAsyncDisposable
         }
 
         _exporters = [.. exporters];
+        _journal = journal;
         _logger = loggerFactory.CreateLogger<TracePipeline>();
         _time = timeProvider;
 
@@ -110,6 +114,7 @@ public sealed class TracePipeline : IAsyncDisposable
         _refusedQueueFull = refused.WithLabels(name, "queue_full");
         _refusedNotRunning = refused.WithLabels(name, "not_running");
         _refusedPrivacy = refused.WithLabels(name, "privacy_failure");
+        _refusedJournal = refused.WithLabels(name, "journal_unavailable");
         var processorFailures = PipelineMetrics.ProcessorFailures(metrics);
         _processorFailures = new Counter[_processors.Length];
         for (var i = 0; i < _processors.Length; i++)
@@ -208,12 +213,86 @@ public sealed class TracePipeline : IAsyncDisposable
     /// for the content of a request. Answers <see cref="SubmitStatus.Throttled"/> when the queue is full and
     /// <see cref="SubmitStatus.Unavailable"/> when the pipeline is not running. If the privacy stage fails, the
     /// spans are refused for good (Accepted with every span rejected) and never forwarded unscrubbed.
-    /// The request object is owned by the pipeline afterwards.
+    /// The request object is owned by the pipeline afterwards. Only for a pipeline without a journal: with one,
+    /// use <see cref="SubmitAsync"/>, which answers only once the request is on disk.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The pipeline has a journal.</exception>
     public SubmitResult Submit(TraceRequest request, IngestContext context)
+    {
+        if (_journal is not null)
+        {
+            throw new InvalidOperationException($"Pipeline '{Name}' journals what it accepts: use SubmitAsync.");
+        }
+
+        return Admit(request, context, out var scrubbed) ?? Enqueue(new SpanBatch(context.Tenant, request, scrubbed), scrubbed);
+    }
+
+    /// <summary>
+    /// <see cref="Submit"/>, then, when the pipeline has a journal, records the scrubbed request durably before
+    /// answering <see cref="SubmitStatus.Accepted"/>: an accepted request survives a crash of the process. A journal
+    /// that cannot write (disk full) answers <see cref="SubmitStatus.Unavailable"/> and keeps nothing.
+    /// </summary>
+    public async ValueTask<SubmitResult> SubmitAsync(TraceRequest request, IngestContext context, CancellationToken cancellationToken)
+    {
+        if (Admit(request, context, out var scrubbed) is { } answer)
+        {
+            return answer;
+        }
+
+        List<IJournalReceipt>? receipts = null;
+        if (_journal is not null)
+        {
+            try
+            {
+                receipts = [await _journal.AppendAsync(context.Tenant, request, cancellationToken)];
+            }
+            catch (Exception ex) when (ex is JournalUnavailableException or OperationCanceledException)
+            {
+                Interlocked.Add(ref _queuedSpans, -scrubbed);
+                _refusedJournal.Add(scrubbed);
+                return new SubmitResult(SubmitStatus.Unavailable, 0, "the store cannot record the request now (disk full or I/O error); retry later", _options.RetryAfter);
+            }
+        }
+
+        return Enqueue(new SpanBatch(context.Tenant, request, scrubbed, receipts), scrubbed);
+    }
+
+    /// <summary>
+    /// Replays a request the journal held at start (already scrubbed: it was recorded after the privacy stage, under
+    /// the store's authenticated encryption). Waits while the queue is full; exporters see <see cref="SpanBatch.IsRecovered"/>.
+    /// </summary>
+    public async ValueTask<bool> SubmitRecoveredAsync(string tenant, TraceRequest scrubbed, IJournalReceipt receipt, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tenant);
+        ArgumentNullException.ThrowIfNull(scrubbed);
+        ArgumentNullException.ThrowIfNull(receipt);
+        var spans = scrubbed.CountSpans();
+        if (spans == 0)
+        {
+            receipt.Release();
+            return true;
+        }
+
+        while (IsRunning && Interlocked.Read(ref _queuedSpans) > 0 && Interlocked.Read(ref _queuedSpans) + spans > _options.QueueCapacitySpans)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(5), _time, cancellationToken);
+        }
+
+        if (!IsRunning)
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref _queuedSpans, spans);
+        return Enqueue(new SpanBatch(tenant, scrubbed, spans, [receipt]) { IsRecovered = true }, spans).Status == SubmitStatus.Accepted;
+    }
+
+    /// <summary>Reserves room and runs the privacy stage; returns the answer when the request goes no further.</summary>
+    private SubmitResult? Admit(TraceRequest request, IngestContext context, out int scrubbed)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        scrubbed = 0;
         var spans = request.CountSpans();
         if (Volatile.Read(ref _state) != StateRunning)
         {
@@ -253,27 +332,27 @@ public sealed class TracePipeline : IAsyncDisposable
         }
 
         // The privacy stage may drop spans; keep the reservation exact.
-        var scrubbed = request.CountSpans();
+        scrubbed = request.CountSpans();
         if (scrubbed != spans)
         {
             Interlocked.Add(ref _queuedSpans, scrubbed - spans);
         }
 
-        if (scrubbed == 0)
-        {
-            _submitted.Add(spans);
-            return SubmitResult.Accepted();
-        }
+        _submitted.Add(spans);
+        return scrubbed == 0 ? SubmitResult.Accepted() : null;
+    }
 
-        if (!_input.Writer.TryWrite(new SpanBatch(context.Tenant, request, scrubbed)))
+    private SubmitResult Enqueue(SpanBatch batch, int spans)
+    {
+        if (!_input.Writer.TryWrite(batch))
         {
-            // Stop completed the queue between the state check and the write.
-            Interlocked.Add(ref _queuedSpans, -scrubbed);
+            // Stop completed the queue between the state check and the write. A journalled record stays on
+            // disk (its receipt is never released) and is replayed at the next start.
+            Interlocked.Add(ref _queuedSpans, -spans);
             _refusedNotRunning.Add(spans);
             return SubmitResult.Unavailable(_options.RetryAfter);
         }
 
-        _submitted.Add(spans);
         return SubmitResult.Accepted();
     }
 
@@ -458,12 +537,14 @@ public sealed class TracePipeline : IAsyncDisposable
             {
                 p.Traces.ResourceSpans.AddRange(batch.Traces.ResourceSpans);
                 p.SpanCount += batch.SpanCount;
+                p.AddReceipts(batch);
             }
         }
 
         if (p is null)
         {
             p = new PendingBatch(batch.Tenant, batch.Traces, batch.SpanCount, _time.GetUtcNow() + _options.BatchTimeout);
+            p.AddReceipts(batch);
             pending.Add(batch.Tenant, p);
         }
 
@@ -476,7 +557,7 @@ public sealed class TracePipeline : IAsyncDisposable
 
     private async ValueTask FlushAsync(PendingBatch p)
     {
-        var batch = new SpanBatch(p.Tenant, p.Traces, p.SpanCount);
+        var batch = new SpanBatch(p.Tenant, p.Traces, p.SpanCount, p.Receipts) { IsRecovered = p.IsRecovered };
         try
         {
             // Waits while every worker is busy: this is what makes a slow exporter fill the queue.
@@ -497,9 +578,21 @@ public sealed class TracePipeline : IAsyncDisposable
         await foreach (var batch in _ready.Reader.ReadAllAsync())
         {
             var spans = batch.SpanCount;
+            var receipts = batch.Receipts;
             try
             {
-                await ProcessAndExportAsync(batch, 0, _abort.Token);
+                var done = await ProcessAndExportAsync(batch, 0, _abort.Token);
+
+                // Through every exporter (or dropped by a processor): the journal may forget these requests. When a
+                // durable exporter (the store) could not take them (disk full), or after an aborted shutdown, they
+                // stay journalled and are replayed at the next start.
+                if (done && receipts is not null && !_abort.IsCancellationRequested)
+                {
+                    foreach (var receipt in receipts)
+                    {
+                        receipt.Release();
+                    }
+                }
             }
             finally
             {
@@ -508,8 +601,11 @@ public sealed class TracePipeline : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs processors from <paramref name="firstProcessor"/> on, then every exporter.</summary>
-    private async Task ProcessAndExportAsync(SpanBatch batch, int firstProcessor, CancellationToken ct)
+    /// <summary>
+    /// Runs processors from <paramref name="firstProcessor"/> on, then every exporter. False when an exporter could not
+    /// take the batch for now (retryable): its journal records are then kept for the next start.
+    /// </summary>
+    private async Task<bool> ProcessAndExportAsync(SpanBatch batch, int firstProcessor, CancellationToken ct)
     {
         SpanBatch? current = batch;
         for (var i = firstProcessor; i < _processors.Length; i++)
@@ -525,37 +621,37 @@ public sealed class TracePipeline : IAsyncDisposable
             {
                 _processorFailures[i].Add();
                 Log.ProcessorFailed(_logger, Name, _processors[i].Name, ex.GetType().Name, spans, batch.Tenant);
-                return;
+                return true;
             }
 
             if (current is null || current.SpanCount == 0)
             {
-                return;
+                return true;
             }
         }
 
         if (_exporters.Length == 1)
         {
-            await ExportAsync(_exporters[0], current, ct);
-            return;
+            return await ExportAsync(_exporters[0], current, ct);
         }
 
         // Every exporter gets the same (read-only) batch; they run concurrently so one slow backend
         // delays the others only by the batches it holds.
-        var exports = new Task[_exporters.Length];
+        var exports = new Task<bool>[_exporters.Length];
         for (var i = 0; i < _exporters.Length; i++)
         {
             exports[i] = ExportAsync(_exporters[i], current, ct);
         }
 
-        await Task.WhenAll(exports);
+        var done = await Task.WhenAll(exports);
+        return Array.TrueForAll(done, d => d);
     }
 
-    private async Task ExportAsync(ISpanExporter exporter, SpanBatch batch, CancellationToken ct)
+    private async Task<bool> ExportAsync(ISpanExporter exporter, SpanBatch batch, CancellationToken ct)
     {
         try
         {
-            await exporter.ExportAsync(batch, ct);
+            return await exporter.ExportAsync(batch, ct) != ExportOutcome.RetryableFailure || !exporter.IsDurable;
         }
 #pragma warning disable CA1031 // Exporters must not throw; one that does loses its batch, never the pipeline.
         catch (Exception ex)
@@ -564,6 +660,7 @@ public sealed class TracePipeline : IAsyncDisposable
             var reason = ex is OperationCanceledException && ct.IsCancellationRequested ? "shutdown" : "exception";
             _exporterFailures.WithLabels(exporter.Name, reason).Add(batch.SpanCount);
             Log.ExporterThrew(_logger, Name, exporter.Name, ex.GetType().Name, batch.SpanCount);
+            return !exporter.IsDurable;
         }
     }
 
@@ -576,5 +673,19 @@ public sealed class TracePipeline : IAsyncDisposable
         public int SpanCount { get; set; } = spanCount;
 
         public DateTimeOffset Deadline { get; } = deadline;
+
+        public List<IJournalReceipt>? Receipts { get; private set; }
+
+        /// <summary>True when any merged request was replayed from the journal.</summary>
+        public bool IsRecovered { get; private set; }
+
+        public void AddReceipts(SpanBatch batch)
+        {
+            IsRecovered |= batch.IsRecovered;
+            if (batch.Receipts is { } receipts)
+            {
+                (Receipts ??= []).AddRange(receipts);
+            }
+        }
     }
 }

@@ -119,6 +119,28 @@ public abstract record ExporterConfig(string Id);
 /// <summary><c>exporters.debug</c>: logs counts only, never values.</summary>
 public sealed record DebugExporterConfig(string Id) : ExporterConfig(Id);
 
+/// <summary>
+/// <c>exporters.store</c>: the embedded encrypted store in <c>service.data_dir</c> (the default destination), with
+/// its ingest journal: a request is answered only once it is on disk.
+/// </summary>
+public sealed record StoreExporterConfig(string Id) : ExporterConfig(Id)
+{
+    /// <summary><c>retention</c>: how long blocks are kept (default 168h).</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary><c>tenants.{name}.retention</c>: per-tenant retention.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> TenantRetention { get; init; } = new Dictionary<string, TimeSpan>();
+
+    /// <summary><c>segment_max_size</c>: segment files roll at this size (default 64MiB).</summary>
+    public long SegmentMaxBytes { get; init; } = 64L << 20;
+
+    /// <summary><c>journal_max_size</c>: accepted-but-unstored bytes beyond which ingest answers 503 (default 1GiB).</summary>
+    public long JournalMaxBytes { get; init; } = 1L << 30;
+
+    /// <summary><c>kek_file</c>: a mounted key-encryption key (base64 of 32 bytes); else <c>HUSH_STORE_KEK</c>, else <c>{data_dir}/keys/kek.key</c>.</summary>
+    public string? KekFile { get; init; }
+}
+
 /// <summary><c>exporters.nop</c>: drops everything.</summary>
 public sealed record NopExporterConfig(string Id) : ExporterConfig(Id);
 

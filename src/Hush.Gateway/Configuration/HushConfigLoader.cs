@@ -94,7 +94,7 @@ public static class HushConfigLoader
         var top = new MapReader(root, string.Empty, errors);
         var receivers = BindComponents(top.Map("receivers"), errors, ["otlp"]);
         var processors = BindComponents(top.Map("processors"), errors, ["batch", "privacy", "tail_sampling"]);
-        var exporters = BindComponents(top.Map("exporters"), errors, ["otlphttp", "debug", "nop"]);
+        var exporters = BindComponents(top.Map("exporters"), errors, ["otlphttp", "debug", "nop", "store"]);
         var service = top.Map("service");
         top.Finish();
 
@@ -197,6 +197,11 @@ public static class HushConfigLoader
                 {
                     pipelineExporters.Add(exporter);
                 }
+            }
+
+            if (pipelineExporters.OfType<StoreExporterConfig>().Count() > 1)
+            {
+                errors.Add($"'{reader.KeyPath("exporters")}' lists more than one store exporter: there is one store per data_dir");
             }
 
             pipeline = new PipelineConfig
@@ -397,6 +402,31 @@ public static class HushConfigLoader
         };
     }
 
+    private static StoreExporterConfig BindStore(string id, MapReader reader)
+    {
+        var retention = reader.Duration("retention", TimeSpan.FromDays(7), TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650));
+        var tenants = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+        var tenantsReader = reader.Map("tenants");
+        foreach (var (tenant, _) in tenantsReader.Entries)
+        {
+            var one = tenantsReader.Map(tenant);
+            tenants[tenant] = one.Duration("retention", retention, TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650));
+            one.Finish();
+        }
+
+        tenantsReader.Finish();
+        var segment = reader.Size("segment_max_size", 64L << 20, 1L << 20, 4L << 30);
+        var journal = reader.Size("journal_max_size", 1L << 30, 16L << 20, 1L << 40);
+        var kek = reader.String("kek_file");
+        if (kek is not null)
+        {
+            reader.RequireFile("kek_file", kek);
+        }
+
+        reader.Finish();
+        return new StoreExporterConfig(id) { Retention = retention, TenantRetention = tenants, SegmentMaxBytes = segment, JournalMaxBytes = journal, KekFile = kek };
+    }
+
     private static ExporterConfig BindExporter(string id, MapReader reader)
     {
         switch (TypeOf(id))
@@ -407,6 +437,8 @@ public static class HushConfigLoader
             case "nop":
                 reader.Finish();
                 return new NopExporterConfig(id);
+            case "store":
+                return BindStore(id, reader);
         }
 
         var errors = reader.Errors;

@@ -87,7 +87,7 @@ internal sealed class IngestGate
     }
 
     /// <summary>Step 3, once decoded: span limit, service binding, provenance, then the pipeline.</summary>
-    public Admission Submit(TraceRequest traces, IngestIdentity identity, IngestTransport transport)
+    public async ValueTask<Admission> SubmitAsync(TraceRequest traces, IngestIdentity identity, IngestTransport transport, CancellationToken cancellationToken)
     {
         var limits = _limiter.For(identity.Tenant);
         var spans = traces.CountSpans();
@@ -103,12 +103,12 @@ internal sealed class IngestGate
             _authenticator.CountFailure(transport, AuthFailure.ServiceNotAllowed, rejected);
         }
 
-        var result = _pipeline.Submit(traces, new IngestContext(identity.Tenant, identity.Id, transport));
+        var result = await _pipeline.SubmitAsync(traces, new IngestContext(identity.Tenant, identity.Id, transport), cancellationToken);
         var retry = result.RetryAfter;
         return result.Status switch
         {
             SubmitStatus.Throttled => Admission.Refused(AdmissionStatus.Throttled, "the pipeline is full; retry later", retry),
-            SubmitStatus.Unavailable => Admission.Refused(AdmissionStatus.Unavailable, "the pipeline is not running (starting or stopping); retry later", retry),
+            SubmitStatus.Unavailable => Admission.Refused(AdmissionStatus.Unavailable, result.ErrorMessage ?? "the pipeline is not running (starting or stopping); retry later", retry),
             _ when rejected == 0 => new Admission(AdmissionStatus.Accepted, result.ErrorMessage, TimeSpan.Zero, result.RejectedSpans),
             _ => new Admission(
                 AdmissionStatus.Accepted,

@@ -131,7 +131,7 @@ internal sealed class OtlpGrpcReceiver
 
         var spans = traces.CountSpans();
         _metrics.SpansReceived.Add(spans);
-        var result = _gate.Submit(traces, identity, IngestTransport.Grpc);
+        var result = await _gate.SubmitAsync(traces, identity, IngestTransport.Grpc, context.RequestAborted);
         if (result.Status != AdmissionStatus.Accepted)
         {
             Refuse(response, result, spans);

@@ -169,7 +169,7 @@ internal sealed class OtlpHttpReceiver
 
         var spans = traces.CountSpans();
         _metrics.SpansReceived.Add(spans);
-        var admission = _gate.Submit(traces, identity, IngestTransport.Http);
+        var admission = await _gate.SubmitAsync(traces, identity, IngestTransport.Http, context.RequestAborted);
         if (admission.Status == AdmissionStatus.Accepted)
         {
             await AcceptedAsync(response, json, admission);

@@ -11,7 +11,7 @@ internal static class PipelineMetrics
 
     internal static CounterFamily SpansRefused(HushMetrics metrics) => metrics.Counter(
         "hush_pipeline_spans_refused_total",
-        "Spans a pipeline refused: queue_full (retryable), not_running (retryable), privacy_failure (permanent).",
+        "Spans a pipeline refused: queue_full (retryable), not_running (retryable), journal_unavailable (retryable: the store cannot write), privacy_failure (permanent).",
         "pipeline",
         "reason");
 

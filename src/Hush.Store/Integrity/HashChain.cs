@@ -30,6 +30,8 @@ public sealed class HashChain
     private readonly byte[] _macKey;
     private readonly byte[] _head = new byte[HashBytes];
     private readonly List<ChainEntry> _entries = [];
+    private ulong _count;
+    private ulong _lastSequence;
 
     /// <summary>Starts an empty chain for <paramref name="tenant"/>.</summary>
     public HashChain(string tenant, KeyMaterial kek)
@@ -42,6 +44,25 @@ public sealed class HashChain
 
     /// <summary>The tenant.</summary>
     public string Tenant { get; }
+
+    /// <summary>Links in the chain, including those appended before <see cref="Resume"/>.</summary>
+    public ulong Count => _count;
+
+    /// <summary>
+    /// Continues a chain whose links are persisted elsewhere, from its head: <see cref="Entries"/> then holds only
+    /// the links appended since. The caller checks the persisted head first (<see cref="ChainVerifier"/>).
+    /// </summary>
+    public static HashChain Resume(string tenant, KeyMaterial kek, ulong count, ulong lastSequence, ReadOnlySpan<byte> head)
+    {
+        if (head.Length != HashBytes)
+        {
+            throw new ArgumentException($"A chain head is {HashBytes} bytes.", nameof(head));
+        }
+
+        var chain = new HashChain(tenant, kek) { _count = count, _lastSequence = lastSequence };
+        head.CopyTo(chain._head);
+        return chain;
+    }
 
     /// <summary>The links so far, in order (what a chain file would hold).</summary>
     public IReadOnlyList<ChainEntry> Entries => _entries;
@@ -58,19 +79,33 @@ public sealed class HashChain
             throw new ArgumentException($"Not a block ({error}).", nameof(block));
         }
 
-        if (_entries.Count > 0 && header.Sequence <= _entries[^1].Sequence)
+        if (_count > 0 && header.Sequence <= _lastSequence)
         {
-            throw new ArgumentException($"Sequence {header.Sequence} does not follow {_entries[^1].Sequence}.", nameof(block));
+            throw new ArgumentException($"Sequence {header.Sequence} does not follow {_lastSequence}.", nameof(block));
         }
 
         var entry = new ChainEntry(header.Sequence, Digest(block));
         Link(_head, entry, _head);
         _entries.Add(entry);
+        _count++;
+        _lastSequence = header.Sequence;
         return entry;
     }
 
     /// <summary>The current head, authenticated.</summary>
-    public SignedChainHead SignHead() => Sign(_macKey, (ulong)_entries.Count, _entries.Count == 0 ? 0 : _entries[^1].Sequence, _head);
+    public SignedChainHead SignHead() => Sign(_macKey, _count, _lastSequence, _head);
+
+    /// <summary>The MAC of a removal record (retention or erasure) of this tenant: <c>HMAC(chain key, "hush/removal/v1" | record)</c>.</summary>
+    public byte[] SignRemoval(ReadOnlySpan<byte> record) => RemovalMac(_macKey, record);
+
+    internal static byte[] RemovalMac(byte[] macKey, ReadOnlySpan<byte> record)
+    {
+        var domain = "hush/removal/v1"u8;
+        var input = new byte[domain.Length + record.Length];
+        domain.CopyTo(input);
+        record.CopyTo(input.AsSpan(domain.Length));
+        return HMACSHA256.HashData(macKey, input);
+    }
 
     internal static byte[] DeriveMacKey(KeyMaterial kek, string tenant)
     {

@@ -10,7 +10,7 @@ public sealed class HushConfigLoaderTests
     private static string TestData(string name) => Path.Combine(AppContext.BaseDirectory, "testdata", name);
 
     [Fact]
-    public void LoadDefault_NoEnvironment_IsValidLoopbackWithDebugExporter()
+    public void LoadDefault_NoEnvironment_IsValidLoopbackWithStoreExporter()
     {
         var result = HushConfigLoader.LoadDefault(NoEnvironment);
 
@@ -25,7 +25,9 @@ public sealed class HushConfigLoaderTests
         Assert.Equal(4 << 20, config.Receiver.Http.MaxRequestBodySize);
         Assert.Null(config.Privacy.PolicyPath);
         var exporter = Assert.Single(config.Pipeline.Exporters);
-        Assert.IsType<DebugExporterConfig>(exporter);
+        var store = Assert.IsType<StoreExporterConfig>(exporter);
+        Assert.Equal(TimeSpan.FromDays(7), store.Retention);
+        Assert.Null(store.KekFile);
         Assert.Equal(131_072, config.Pipeline.QueueCapacitySpans);
     }
 
@@ -121,7 +123,7 @@ public sealed class HushConfigLoaderTests
             ["HUSH_RECEIVERS__OTLP__PROTOCOLS__HTTP__ENDPOINT"] = "127.0.0.1:9999",
             ["HUSH_EXPORTERS__OTLPHTTP_TEMPO__ENDPOINT"] = "https://tempo.internal:4318",
             ["HUSH_EXPORTERS__OTLPHTTP_TEMPO__HEADERS__X-CLUSTER"] = "acme",
-            ["HUSH_SERVICE__PIPELINES__TRACES__EXPORTERS"] = "otlphttp/tempo, debug",
+            ["HUSH_SERVICE__PIPELINES__TRACES__EXPORTERS"] = "otlphttp/tempo, store",
             ["HUSH_PROCESSORS__BATCH__TIMEOUT"] = "1m",
             ["OTHER_VARIABLE"] = "ignored",
         };

@@ -1,0 +1,219 @@
+using System.CommandLine;
+using Hush.Gateway.Configuration;
+using Hush.Privacy;
+using Hush.Privacy.Transforms;
+using Hush.Store;
+using Hush.Store.Storage;
+
+namespace Hush.Cli.Commands;
+
+/// <summary>
+/// <c>hush store verify</c>, <c>hush erase</c>, <c>hush keys rotate|rewrap</c>: maintenance of the embedded store.
+/// Each takes the store's lock, so it refuses to run while <c>hush serve</c> holds the same data directory.
+/// </summary>
+internal static class StoreCommands
+{
+    public static Command CreateStore()
+    {
+        var command = new Command("store", "Inspect the embedded encrypted store.");
+        var config = ConfigOption();
+        var tenant = new Option<string?>("--tenant") { Description = "Only this tenant (default: every tenant)." };
+        var verify = new Command("verify", "Check every block against the tenant's hash chain and signed removal records; exit 1 on any finding.");
+        verify.Options.Add(config);
+        verify.Options.Add(tenant);
+        verify.SetAction(r => RunVerify(r.GetValue(config)?.FullName, r.GetValue(tenant), Console.Out, Console.Error));
+        command.Subcommands.Add(verify);
+        return command;
+    }
+
+    public static Command CreateErase()
+    {
+        var config = ConfigOption();
+        var tenant = new Option<string>("--tenant") { Description = "The tenant to erase from.", Required = true };
+        var subject = new Option<string?>("--subject") { Description = "The raw identifier (user id, email...) whose spans to remove; its pseudonyms are computed, the value is never stored." };
+        var all = new Option<bool>("--all") { Description = "Erase the whole tenant: destroy its keys first (crypto-shredding), then delete its files." };
+        var erase = new Command("erase", "Erase one subject's spans, or a whole tenant, from the store.");
+        erase.Options.Add(config);
+        erase.Options.Add(tenant);
+        erase.Options.Add(subject);
+        erase.Options.Add(all);
+        erase.SetAction(r => RunErase(r.GetValue(config)?.FullName, r.GetValue(tenant)!, r.GetValue(subject), r.GetValue(all), Console.Out, Console.Error));
+        return erase;
+    }
+
+    public static Command CreateKeys()
+    {
+        var command = new Command("keys", "Rotate and rewrap the store's per-tenant data keys.");
+        foreach (var (name, description) in new[]
+        {
+            ("rotate", "Give the tenant (or every tenant) a new data key: new blocks use it at once; old blocks stay readable."),
+            ("rewrap", "Re-encrypt the tenant's (or every tenant's) blocks that are not under its current key."),
+        })
+        {
+            var config = ConfigOption();
+            var tenant = new Option<string?>("--tenant") { Description = "Only this tenant (default: every tenant)." };
+            var sub = new Command(name, description);
+            sub.Options.Add(config);
+            sub.Options.Add(tenant);
+            sub.SetAction(r => RunKeys(name, r.GetValue(config)?.FullName, r.GetValue(tenant), Console.Out, Console.Error));
+            command.Subcommands.Add(sub);
+        }
+
+        return command;
+    }
+
+    internal static int RunVerify(string? configPath, string? tenant, TextWriter output, TextWriter error, IReadOnlyDictionary<string, string?>? environment = null)
+        => WithStore(configPath, error, environment, (store, _) =>
+        {
+            var tenants = tenant is null ? store.Tenants() : [tenant];
+            var broken = 0;
+            foreach (var t in tenants)
+            {
+                var report = store.Verify(t);
+                var (blocks, spans) = store.Totals(t);
+                if (report.IsIntact)
+                {
+                    output.WriteLine($"tenant {t}: intact ({report.BlocksChecked} blocks on disk, {blocks} live blocks, {spans} spans)");
+                    continue;
+                }
+
+                broken++;
+                output.WriteLine($"tenant {t}: TAMPERED");
+                foreach (var finding in report.Findings)
+                {
+                    output.WriteLine($"  - {finding.Kind} block #{finding.BlockIndex}{(finding.Sequence is { } s ? " (sequence " + s + ")" : string.Empty)}");
+                }
+
+                if (report.ForgedRemovalRecords > 0)
+                {
+                    output.WriteLine($"  - {report.ForgedRemovalRecords} removal records with an invalid signature");
+                }
+
+                if (report.UnaccountedRemovals > 0)
+                {
+                    output.WriteLine($"  - {report.UnaccountedRemovals} blocks marked removed without a signed record");
+                }
+            }
+
+            if (tenants.Count == 0)
+            {
+                output.WriteLine("the store holds no tenant yet");
+            }
+
+            return broken == 0 ? 0 : 1;
+        });
+
+    internal static int RunErase(string? configPath, string tenant, string? subject, bool all, TextWriter output, TextWriter error, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        if (string.IsNullOrWhiteSpace(tenant) || (subject is null) == !all)
+        {
+            error.WriteLine("hush erase: give --tenant and exactly one of --subject VALUE or --all");
+            return 2;
+        }
+
+        return WithStore(configPath, error, environment, (store, config) =>
+        {
+            if (all)
+            {
+                var report = store.EraseTenant(tenant);
+                output.WriteLine($"tenant {tenant}: keys destroyed, {report.Blocks} blocks ({report.Spans} spans) and {report.Files} segment files deleted");
+                return 0;
+            }
+
+            // The subject's pseudonyms under every data class the policy pseudonymizes: the raw value goes no further.
+            var secret = Hush.Gateway.Privacy.PseudonymSecret.Load(config.Privacy, config.DataDir, Environment.GetEnvironmentVariable, out _);
+            var keys = new DerivedPseudonymKeyProvider(secret);
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
+            var pseudonymizer = new Pseudonymizer(keys.GetKey(tenant));
+            long spans = 0;
+            var blocks = 0;
+            foreach (var dataClass in PseudonymizedClasses(config))
+            {
+                var removed = store.EraseMatching(tenant, pseudonymizer.Pseudonymize(dataClass, subject!));
+                spans += removed.Spans;
+                blocks += removed.Blocks;
+            }
+
+            output.WriteLine($"tenant {tenant}: removed {spans} spans carrying the subject from {blocks} blocks; every other span of those blocks was kept");
+            return 0;
+        });
+    }
+
+    internal static int RunKeys(string action, string? configPath, string? tenant, TextWriter output, TextWriter error, IReadOnlyDictionary<string, string?>? environment = null)
+        => WithStore(configPath, error, environment, (store, _) =>
+        {
+            var tenants = tenant is null ? store.Tenants() : [tenant];
+            foreach (var t in tenants)
+            {
+                if (action == "rotate")
+                {
+                    var key = store.Keys.Rotate(t);
+                    output.WriteLine($"tenant {t}: new data key {key.Id}; older keys kept for reading until 'hush keys rewrap'");
+                }
+                else
+                {
+                    output.WriteLine($"tenant {t}: re-encrypted {store.Rewrap(t)} blocks under key {store.Keys.GetActiveKey(t).Id}");
+                }
+            }
+
+            return 0;
+        });
+
+    private static SortedSet<string> PseudonymizedClasses(HushConfig config)
+    {
+        var loaded = config.Privacy.PolicyPath is { } path ? PolicyLoader.LoadFile(path) : PolicyLoader.LoadDefault();
+        var classes = new SortedSet<string>(StringComparer.Ordinal);
+        if (loaded.Policy is { } policy)
+        {
+            foreach (var rule in policy.Document.Rules.Where(r => r.Action == PolicyAction.Pseudonymize))
+            {
+                classes.Add(rule.DataClass);
+            }
+
+            foreach (var (dataClass, action) in policy.Document.OnDetect)
+            {
+                if (action == PolicyAction.Pseudonymize)
+                {
+                    classes.Add(dataClass);
+                }
+            }
+        }
+
+        return classes;
+    }
+
+    private static int WithStore(string? configPath, TextWriter error, IReadOnlyDictionary<string, string?>? environment, Func<TraceStore, HushConfig, int> action)
+    {
+        var loaded = configPath is null ? HushConfigLoader.LoadDefault(environment) : HushConfigLoader.LoadFile(configPath, environment);
+        if (loaded.Config is not { } config)
+        {
+            error.WriteLine($"hush: the config{(configPath is null ? string.Empty : " " + configPath)} is invalid ({loaded.Errors.Count} errors):");
+            foreach (var problem in loaded.Errors)
+            {
+                error.WriteLine("  - " + problem);
+            }
+
+            return 1;
+        }
+
+        var kekFile = config.Pipeline.Exporters.OfType<StoreExporterConfig>().FirstOrDefault()?.KekFile;
+        try
+        {
+            using var ownership = StoreLock.Acquire(config.DataDir);
+            using var kek = KeyEncryptionKey.Load(config.DataDir, kekFile, Environment.GetEnvironmentVariable, out _);
+            using var store = TraceStore.Open(config.DataDir, kek);
+            return action(store, config);
+        }
+        catch (Exception ex) when (ex is IOException or KeyStoreException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            error.WriteLine("hush: " + ex.Message);
+            return 1;
+        }
+    }
+
+    private static Option<FileInfo?> ConfigOption() => new("--config", "-c")
+    {
+        HelpName = "FILE",
+        Description = "The config whose store to use (service.data_dir). Without it: the embedded default's, ./hush-data.",
+    };
+}

@@ -1,0 +1,1060 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Hush.Otlp;
+using Hush.Store.Implementation;
+using Hush.Store.Reading;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Hush.Store.Storage;
+
+/// <summary>Settings of the embedded store (<c>exporters.store</c>).</summary>
+public sealed record StoreOptions
+{
+    /// <summary>How long blocks are kept after they were written, unless the tenant has its own (default 7 days).</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>Per-tenant retention overrides.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> TenantRetention { get; init; } = new Dictionary<string, TimeSpan>();
+
+    /// <summary>A segment file is closed and a new one started once it is this large.</summary>
+    public long SegmentMaxBytes { get; init; } = 64L << 20;
+
+    /// <summary>A segment file is closed after this long, so retention can delete whole files.</summary>
+    public TimeSpan SegmentMaxAge { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Traces are packed whole into blocks of at most this many spans (a bigger trace gets a block of its own).</summary>
+    public int BlockMaxSpans { get; init; } = 1024;
+
+    public TimeSpan RetentionOf(string tenant) => TenantRetention.TryGetValue(tenant, out var r) ? r : Retention;
+}
+
+/// <summary>What a retention run or an erasure removed.</summary>
+/// <param name="Blocks">Blocks removed (for erasure: rewritten without the subject's spans).</param>
+/// <param name="Spans">Spans removed.</param>
+/// <param name="Files">Segment files deleted.</param>
+public sealed record RemovalReport(int Blocks, long Spans, int Files);
+
+/// <summary>
+/// The embedded encrypted trace store. Per tenant: append-only segment files of blocks
+/// (<c>{data_dir}/tenants/{tenant}/{segment:x16}.seg</c>), each block a set of whole traces compressed and
+/// encrypted under the tenant's data key and bound to (tenant, segment, sequence); the per-tenant hash chain over
+/// the blocks; and the keyed index (<see cref="StoreIndex"/>). Writes are durable when <see cref="Append"/>
+/// returns (the segment is <c>fsync</c>ed). Thread-safe: one writer lock per tenant, reads in parallel.
+/// <para>
+/// Segment file: 16-byte header <c>HUSHSEG1</c> | segment u64 BE, then frames <c>length u32 BE | block</c>. A block
+/// erased in place (subject erasure, rewrap) keeps its frame length and is overwritten with zeros.
+/// </para>
+/// </summary>
+public sealed class TraceStore : ITraceReader, IDisposable
+{
+    public const string TenantsDirectory = "tenants";
+
+    private const int SegmentHeaderBytes = 16;
+
+    private static ReadOnlySpan<byte> SegmentMagic => "HUSHSEG1"u8;
+
+    private readonly string _root;
+    private readonly KeyMaterial _kek;
+    private readonly StoreIndex _index;
+    private readonly StoreOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Dictionary<string, TenantState> _tenants = new(StringComparer.Ordinal);
+    private readonly Lock _tenantsLock = new();
+    private long _spansWritten;
+    private long _blocksWritten;
+    private long _bytesWritten;
+
+    private TraceStore(string dataDirectory, KeyMaterial kek, KeyRing keys, StoreIndex index, StoreOptions options, TimeProvider time, ILogger logger)
+    {
+        DataDirectory = dataDirectory;
+        _root = Path.Combine(dataDirectory, TenantsDirectory);
+        _kek = kek;
+        Keys = keys;
+        _index = index;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>The data directory.</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The tenants' data keys (the journal encrypts under them too).</summary>
+    public KeyRing Keys { get; }
+
+    public long SpansWritten => Interlocked.Read(ref _spansWritten);
+
+    public long BlocksWritten => Interlocked.Read(ref _blocksWritten);
+
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    /// <summary>
+    /// Opens (creating when absent) the store in <paramref name="dataDirectory"/>: the key ring, the index, and every
+    /// tenant's segments, indexing blocks a crash left written but not indexed and cutting off a torn last frame.
+    /// </summary>
+    /// <exception cref="KeyStoreException">The key ring is corrupt or sealed under another KEK.</exception>
+    public static TraceStore Open(string dataDirectory, KeyMaterial kek, StoreOptions? options = null, TimeProvider? time = null, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(dataDirectory);
+        ArgumentNullException.ThrowIfNull(kek);
+        dataDirectory = Path.GetFullPath(dataDirectory);
+        CreatePrivateDirectory(dataDirectory);
+        CreatePrivateDirectory(Path.Combine(dataDirectory, TenantsDirectory));
+        var copy = KeyMaterial.Copy(kek.Span);
+        var keys = KeyRing.Open(dataDirectory, copy, time);
+        var index = StoreIndex.Open(dataDirectory);
+        var store = new TraceStore(dataDirectory, copy, keys, index, options ?? new StoreOptions(), time ?? TimeProvider.System, logger ?? NullLogger.Instance);
+        try
+        {
+            foreach (var tenantDir in Directory.GetDirectories(store._root))
+            {
+                if (TenantFromDirectory(Path.GetFileName(tenantDir)) is { } tenant)
+                {
+                    store.State(tenant);
+                }
+            }
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+
+        return store;
+    }
+
+    /// <summary>Tenants with data in the store.</summary>
+    public IReadOnlyList<string> Tenants()
+    {
+        var tenants = new SortedSet<string>(_index.Tenants(), StringComparer.Ordinal);
+        lock (_tenantsLock)
+        {
+            tenants.UnionWith(_tenants.Keys);
+        }
+
+        return [.. tenants];
+    }
+
+    /// <summary>Live blocks and spans of <paramref name="tenant"/>.</summary>
+    public (long Blocks, long Spans) Totals(string tenant) => _index.Totals(tenant);
+
+    /// <summary>
+    /// Stores already-scrubbed spans of one tenant: packs whole traces into blocks, encrypts, appends them to the
+    /// tenant's segment, flushes it to disk, then indexes them. Durable when it returns.
+    /// </summary>
+    /// <exception cref="IOException">The disk is full or failing; nothing of this call is indexed.</exception>
+    public void Append(string tenant, TraceRequest traces)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tenant);
+        ArgumentNullException.ThrowIfNull(traces);
+        var chunks = Pack(traces, _options.BlockMaxSpans);
+        if (chunks.Count == 0)
+        {
+            return;
+        }
+
+        var state = State(tenant);
+        var prepared = new List<(TraceRequest Traces, BlockStats Stats)>(chunks.Count);
+        foreach (var chunk in chunks)
+        {
+            prepared.Add((chunk, BlockStats.Of(chunk, state.IndexKey)));
+        }
+
+        lock (state.Lock)
+        {
+            WriteBlocks(state, prepared);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<TraceRequest?> FindTraceAsync(string tenant, TraceId traceId, DateTimeOffset? start, DateTimeOffset? end, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tenant);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(FindTrace(tenant, traceId, ToNanos(start), ToNanos(end)));
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<TraceRequest> ScanAsync(string tenant, TraceScan scan, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tenant);
+        ArgumentNullException.ThrowIfNull(scan);
+        await Task.Yield();
+        var key = IndexKeyOf(tenant);
+        var start = ToNanos(scan.Start) ?? long.MinValue;
+        var end = ToNanos(scan.End) ?? long.MaxValue;
+        var seen = new HashSet<TraceId>();
+        foreach (var row in _index.BlocksInWindow(tenant, start, end))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!scan.Hints.All(h => TermFilter.MightContain(row.Bloom, h, key)) || ReadBlock(row) is not { } block)
+            {
+                continue;
+            }
+
+            var ends = new Dictionary<TraceId, ulong>();
+            foreach (var span in Spans(block))
+            {
+                ends[span.TraceId] = Math.Max(ends.GetValueOrDefault(span.TraceId), span.EndTimeUnixNano);
+            }
+
+            foreach (var (traceId, _) in ends.OrderByDescending(e => e.Value))
+            {
+                if (seen.Add(traceId) && FindTrace(tenant, traceId, start == long.MinValue ? null : start, end == long.MaxValue ? null : end) is { } trace)
+                {
+                    yield return trace;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Deletes what is older than each tenant's retention: whole segment files whose every block was written before
+    /// the cutoff (the current segment is closed first when all of it expired). Records a signed removal per tenant.
+    /// </summary>
+    public RemovalReport EnforceRetention()
+    {
+        int blocks = 0, files = 0;
+        long spans = 0;
+        foreach (var tenant in Tenants())
+        {
+            var state = State(tenant);
+            var cutoff = _time.GetUtcNow() - _options.RetentionOf(tenant);
+            lock (state.Lock)
+            {
+                var live = _index.AllBlocks(tenant).Where(b => !b.Removed).GroupBy(b => b.Segment);
+                var removed = new List<BlockRow>();
+                var deleted = new List<ulong>();
+                foreach (var segment in live)
+                {
+                    if (segment.Any(b => b.WrittenUnixMs >= cutoff.ToUnixTimeMilliseconds()))
+                    {
+                        continue;
+                    }
+
+                    if (segment.Key == state.Segment)
+                    {
+                        state.CloseSegment();
+                    }
+
+                    removed.AddRange(segment);
+                    deleted.Add(segment.Key);
+                }
+
+                if (removed.Count == 0)
+                {
+                    continue;
+                }
+
+                _index.MarkRemoved(tenant, [.. removed.Select(b => b.Id)], Removal(state, "retention", removed, []));
+                foreach (var segment in deleted)
+                {
+                    File.Delete(state.SegmentPath(segment));
+                    files++;
+                }
+
+                DurableFile.FlushDirectory(state.Directory);
+                var removedSpans = removed.Sum(b => (long)b.Spans);
+                blocks += removed.Count;
+                spans += removedSpans;
+                Log.RetentionRemoved(_logger, tenant, removed.Count, removedSpans, deleted.Count);
+            }
+        }
+
+        return new RemovalReport(blocks, spans, files);
+    }
+
+    /// <summary>
+    /// Removes every span of <paramref name="tenant"/> that carries <paramref name="needle"/> (a subject's pseudonym)
+    /// in its name, status message, attributes, events, links or resource: each affected block is rewritten without
+    /// those spans (a new block), and the old block is overwritten with zeros on disk. Nothing else is lost.
+    /// </summary>
+    public RemovalReport EraseMatching(string tenant, string needle)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tenant);
+        ArgumentException.ThrowIfNullOrEmpty(needle);
+        var state = State(tenant);
+        lock (state.Lock)
+        {
+            var affected = new List<BlockRow>();
+            var keep = new List<(TraceRequest, BlockStats)>();
+            long removedSpans = 0;
+            foreach (var row in _index.AllBlocks(tenant).Where(b => !b.Removed))
+            {
+                if (ReadBlock(row) is not { } block)
+                {
+                    continue;
+                }
+
+                var removed = RemoveCarrying(block, needle);
+                if (removed == 0)
+                {
+                    continue;
+                }
+
+                affected.Add(row);
+                removedSpans += removed;
+                if (block.CountSpans() > 0)
+                {
+                    keep.Add((block, BlockStats.Of(block, state.IndexKey)));
+                }
+            }
+
+            if (affected.Count == 0)
+            {
+                return new RemovalReport(0, 0, 0);
+            }
+
+            var replacements = WriteBlocks(state, keep);
+            _index.MarkRemoved(tenant, [.. affected.Select(b => b.Id)], Removal(state, "erasure", affected, replacements));
+            ZeroBlocks(state, affected);
+            Log.Erased(_logger, tenant, affected.Count, removedSpans);
+            return new RemovalReport(affected.Count, removedSpans, 0);
+        }
+    }
+
+    /// <summary>
+    /// Re-encrypts every live block of <paramref name="tenant"/> that is not under its active key: each is written
+    /// again as a new block and the old one zeroed, with a signed record. Returns how many blocks were rewritten.
+    /// </summary>
+    public int Rewrap(string tenant)
+    {
+        var state = State(tenant);
+        var active = Keys.GetActiveKey(tenant).Id;
+        lock (state.Lock)
+        {
+            var old = _index.AllBlocks(tenant).Where(b => !b.Removed && KeyOf(state, b) is { } id && id != active).ToList();
+            if (old.Count == 0)
+            {
+                return 0;
+            }
+
+            var again = new List<(TraceRequest, BlockStats)>();
+            foreach (var row in old)
+            {
+                if (ReadBlock(row) is { } block)
+                {
+                    again.Add((block, BlockStats.Of(block, state.IndexKey)));
+                }
+            }
+
+            var replacements = WriteBlocks(state, again);
+            _index.MarkRemoved(tenant, [.. old.Select(b => b.Id)], Removal(state, "rewrap", old, replacements));
+            ZeroBlocks(state, old);
+            return old.Count;
+        }
+    }
+
+    /// <summary>
+    /// Crypto-shredding: destroys the tenant's data keys first (its blocks and journal records are unreadable at
+    /// once), then deletes its segment files and index rows, keeping one signed record that it happened.
+    /// </summary>
+    public RemovalReport EraseTenant(string tenant)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tenant);
+        var state = State(tenant);
+        lock (state.Lock)
+        {
+            var (blocks, spans) = _index.Totals(tenant);
+            Keys.Destroy(tenant);
+            state.CloseSegment();
+            var files = Directory.Exists(state.Directory) ? Directory.GetFiles(state.Directory, "*.seg").Length : 0;
+            var record = Encoding.UTF8.GetBytes($"{{\"kind\":\"tenant\",\"blocks\":{blocks},\"spans\":{spans}}}");
+            var at = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            var mac = HashChain.RemovalMac(HashChain.DeriveMacKey(_kek, tenant), RemovalInput(tenant, at, "tenant", record, spans));
+            _index.DeleteTenant(tenant, new RemovalRow(0, tenant, at, "tenant", Encoding.UTF8.GetString(record), spans, mac));
+            if (Directory.Exists(state.Directory))
+            {
+                Directory.Delete(state.Directory, recursive: true);
+            }
+
+            lock (_tenantsLock)
+            {
+                _tenants.Remove(tenant);
+            }
+
+            Log.TenantErased(_logger, tenant, blocks, spans);
+            return new RemovalReport((int)blocks, spans, files);
+        }
+    }
+
+    /// <summary>
+    /// Checks one tenant's segments against its chain: every block present, unmodified, in order, of this tenant;
+    /// every missing block accounted for by a signed removal record; the chain head authentic.
+    /// </summary>
+    public StoreVerifyReport Verify(string tenant)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tenant);
+        var state = State(tenant);
+        lock (state.Lock)
+        {
+            var rows = _index.AllBlocks(tenant);
+            var links = rows.Select(r => new ChainEntry(r.Sequence, r.Digest)).ToList();
+            var found = new List<ReadOnlyMemory<byte>>();
+            if (Directory.Exists(state.Directory))
+            {
+                foreach (var path in Directory.GetFiles(state.Directory, "*.seg").Order(StringComparer.Ordinal))
+                {
+                    foreach (var (_, bytes) in Frames(File.ReadAllBytes(path), SegmentHeaderBytes))
+                    {
+                        if (bytes.Span.ContainsAnyExcept((byte)0))
+                        {
+                            found.Add(bytes);
+                        }
+                    }
+                }
+            }
+
+            var head = _index.Head(tenant) ?? new HashChain(tenant, _kek).SignHead();
+            var report = ChainVerifier.Verify(tenant, _kek, found, links, head, id => Keys.TryGetKey(id, out var k) ? k.Tenant : null);
+            var macKey = HashChain.DeriveMacKey(_kek, tenant);
+            var accounted = new HashSet<ulong>();
+            var badRecords = 0;
+            foreach (var removal in _index.Removals(tenant))
+            {
+                var input = RemovalInput(tenant, removal.AtUnixMs, removal.Kind, Encoding.UTF8.GetBytes(removal.Blocks), removal.Spans);
+                if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(HashChain.RemovalMac(macKey, input), removal.Mac))
+                {
+                    badRecords++;
+                    continue;
+                }
+
+                foreach (var seq in RemovedSequences(removal.Blocks))
+                {
+                    accounted.Add(seq);
+                }
+            }
+
+            // A removed block is fine only if a signed record accounts for it and the index says so too.
+            var removedInIndex = rows.Where(r => r.Removed).Select(r => r.Sequence).ToHashSet();
+            var findings = report.Findings
+                .Where(f => !(f.Kind == ChainFindingKind.Removed && f.Sequence is { } s && accounted.Contains(s) && removedInIndex.Contains(s)))
+                .ToList();
+            return new StoreVerifyReport(tenant, report.BlocksChecked, findings, badRecords, rows.Count(r => r.Removed && !accounted.Contains(r.Sequence)));
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_tenantsLock)
+        {
+            foreach (var state in _tenants.Values)
+            {
+                lock (state.Lock)
+                {
+                    state.CloseSegment();
+                }
+            }
+
+            _tenants.Clear();
+        }
+
+        _index.Dispose();
+        Keys.Dispose();
+        _kek.Dispose();
+    }
+
+    internal static string DirectoryOf(string tenant)
+        => tenant.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && tenant[0] != '.'
+            ? tenant
+            : "~" + Convert.ToHexStringLower(Encoding.UTF8.GetBytes(tenant));
+
+    private static string? TenantFromDirectory(string name)
+    {
+        if (!name.StartsWith('~'))
+        {
+            return name.Length > 0 ? name : null;
+        }
+
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromHexString(name.AsSpan(1)));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static long? ToNanos(DateTimeOffset? t) => t is { } v ? (v.ToUnixTimeMilliseconds() * 1_000_000L) + (v.Ticks % TimeSpan.TicksPerMillisecond * 100) : null;
+
+    private static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, OwnerOnlyFile.DirectoryMode);
+        }
+    }
+
+    private IndexKey IndexKeyOf(string tenant) => State(tenant).IndexKey;
+
+    private TenantState State(string tenant)
+    {
+        lock (_tenantsLock)
+        {
+            if (_tenants.TryGetValue(tenant, out var state))
+            {
+                return state;
+            }
+
+            state = new TenantState(tenant, Path.Combine(_root, DirectoryOf(tenant)), new IndexKey(_kek, tenant));
+            RecoverTenant(state);
+            _tenants.Add(tenant, state);
+            return state;
+        }
+    }
+
+    /// <summary>Resumes the chain from the index, indexes blocks written after the last indexed one, cuts a torn tail.</summary>
+    private void RecoverTenant(TenantState state)
+    {
+        var rows = _index.AllBlocks(state.Tenant);
+        var head = _index.Head(state.Tenant);
+        state.Chain = head is null ? new HashChain(state.Tenant, _kek) : HashChain.Resume(state.Tenant, _kek, head.Count, head.LastSequence, head.Head);
+        state.NextSequence = (head?.LastSequence ?? 0) + 1;
+        state.Segment = rows.Count == 0 ? 0 : rows.Max(r => r.Segment);
+        if (!Directory.Exists(state.Directory))
+        {
+            return;
+        }
+
+        var segments = Directory.GetFiles(state.Directory, "*.seg")
+            .Select(p => ulong.TryParse(Path.GetFileNameWithoutExtension(p), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var n) ? n : 0)
+            .Where(n => n > 0)
+            .Order()
+            .ToList();
+        state.Segment = segments.Count == 0 ? 0 : segments[^1];
+        var indexedEnd = rows.GroupBy(r => r.Segment).ToDictionary(g => g.Key, g => g.Max(r => r.Offset + r.Length));
+        foreach (var segment in segments)
+        {
+            var path = state.SegmentPath(segment);
+            var bytes = File.ReadAllBytes(path);
+            var from = indexedEnd.TryGetValue(segment, out var e) ? e : SegmentHeaderBytes;
+            var good = from;
+            var recovered = new List<(BlockRow, IReadOnlyCollection<byte[]>)>();
+            if (bytes.Length >= SegmentHeaderBytes && bytes.AsSpan(0, 8).SequenceEqual(SegmentMagic))
+            {
+                foreach (var (offset, block) in Frames(bytes, (int)from))
+                {
+                    if (!BlockHeader.TryRead(block.Span, out var header, out _) || header.Sequence != state.NextSequence
+                        || !BlockCodec.TryDecode(block.Span, Keys, new BlockPosition(state.Tenant, segment, header.Sequence), out var traces, out _))
+                    {
+                        break;
+                    }
+
+                    var stats = BlockStats.Of(traces, state.IndexKey);
+                    state.Chain.Append(block.Span);
+                    state.NextSequence++;
+                    recovered.Add((stats.Row(state.Tenant, segment, header.Sequence, offset, block.Length, HashChain.Digest(block.Span), _time), stats.TraceTokens));
+                    good = offset + block.Length;
+                }
+            }
+            else
+            {
+                good = 0;
+            }
+
+            if (recovered.Count > 0)
+            {
+                _index.AddBlocks(state.Tenant, recovered, state.Chain.SignHead());
+                Log.BlocksRecovered(_logger, state.Tenant, recovered.Count);
+            }
+
+            if (good < bytes.Length && segment == state.Segment)
+            {
+                Log.SegmentTornTail(_logger, state.Tenant, segment, bytes.Length - good);
+                using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
+                file.SetLength(Math.Max(good, 0));
+                file.Flush(flushToDisk: true);
+            }
+        }
+
+        // Appends go to a new segment: recovery never reopens a file for writing, nor reuses a number.
+        state.Segment = Math.Max(segments.Count == 0 ? 0 : segments[^1], rows.Count == 0 ? 0 : rows.Max(r => r.Segment));
+    }
+
+    /// <summary>Encodes, appends and flushes blocks, then indexes them. Caller holds the tenant lock. Returns the new sequences.</summary>
+    private List<ulong> WriteBlocks(TenantState state, List<(TraceRequest Traces, BlockStats Stats)> blocks)
+    {
+        var sequences = new List<ulong>(blocks.Count);
+        if (blocks.Count == 0)
+        {
+            return sequences;
+        }
+
+        var key = Keys.GetActiveKey(state.Tenant);
+        var file = state.OpenForAppend(_options, _time);
+        var start = file.Length;
+        var rows = new List<(BlockRow, IReadOnlyCollection<byte[]>)>(blocks.Count);
+        var chain = state.Chain!;
+        var nextSequence = state.NextSequence;
+        var pendingLinks = new List<byte[]>();
+        try
+        {
+            Span<byte> length = stackalloc byte[4];
+            var offset = start;
+            foreach (var (traces, stats) in blocks)
+            {
+                var sequence = nextSequence++;
+                var block = BlockCodec.Encode(traces, key, new BlockPosition(state.Tenant, state.Segment, sequence));
+                BinaryPrimitives.WriteUInt32BigEndian(length, (uint)block.Length);
+                file.Write(length);
+                file.Write(block);
+                offset += 4;
+                rows.Add((stats.Row(state.Tenant, state.Segment, sequence, offset, block.Length, HashChain.Digest(block), _time), stats.TraceTokens));
+                pendingLinks.Add(block);
+                offset += block.Length;
+                sequences.Add(sequence);
+            }
+
+            file.Flush(flushToDisk: true);
+        }
+        catch (IOException)
+        {
+            // Disk full: take the partial frames back so the segment stays whole; nothing was indexed or chained.
+            try
+            {
+                file.SetLength(start);
+                file.Flush(flushToDisk: true);
+            }
+            catch (IOException)
+            {
+                state.CloseSegment();
+            }
+
+            throw;
+        }
+
+        foreach (var block in pendingLinks)
+        {
+            chain.Append(block);
+        }
+
+        state.NextSequence = nextSequence;
+        _index.AddBlocks(state.Tenant, rows, chain.SignHead());
+        var spans = blocks.Sum(b => (long)b.Stats.Spans);
+        Interlocked.Add(ref _spansWritten, spans);
+        Interlocked.Add(ref _blocksWritten, blocks.Count);
+        Interlocked.Add(ref _bytesWritten, file.Length - start);
+        return sequences;
+    }
+
+    private RemovalRow Removal(TenantState state, string kind, List<BlockRow> removed, List<ulong> replacements)
+    {
+        var blocks = new StringBuilder("{\"removed\":[");
+        for (var i = 0; i < removed.Count; i++)
+        {
+            blocks.Append(i == 0 ? string.Empty : ",").Append("{\"seq\":").Append(removed[i].Sequence.ToString(CultureInfo.InvariantCulture))
+                .Append(",\"digest\":\"").Append(Convert.ToHexStringLower(removed[i].Digest)).Append("\"}");
+        }
+
+        blocks.Append("],\"written\":[").AppendJoin(',', replacements.Select(s => s.ToString(CultureInfo.InvariantCulture))).Append("]}");
+        var text = blocks.ToString();
+        var at = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var spans = removed.Sum(b => (long)b.Spans);
+        var mac = state.Chain!.SignRemoval(RemovalInput(state.Tenant, at, kind, Encoding.UTF8.GetBytes(text), spans));
+        return new RemovalRow(0, state.Tenant, at, kind, text, spans, mac);
+    }
+
+    private static byte[] RemovalInput(string tenant, long at, string kind, byte[] blocks, long spans)
+        => Encoding.UTF8.GetBytes($"{tenant}\n{at.ToString(CultureInfo.InvariantCulture)}\n{kind}\n{spans.ToString(CultureInfo.InvariantCulture)}\n").Concat(blocks).ToArray();
+
+    private static IEnumerable<ulong> RemovedSequences(string json)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        if (!document.RootElement.TryGetProperty("removed", out var removed))
+        {
+            yield break;
+        }
+
+        foreach (var item in removed.EnumerateArray())
+        {
+            yield return item.GetProperty("seq").GetUInt64();
+        }
+    }
+
+    private static void ZeroBlocks(TenantState state, IEnumerable<BlockRow> rows)
+    {
+        foreach (var segment in rows.GroupBy(r => r.Segment))
+        {
+            var path = state.SegmentPath(segment.Key);
+            if (!File.Exists(path))
+            {
+                continue;
+            }
+
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            foreach (var row in segment)
+            {
+                file.Position = row.Offset;
+                file.Write(new byte[row.Length]);
+            }
+
+            file.Flush(flushToDisk: true);
+        }
+    }
+
+    private static KeyId? KeyOf(TenantState state, BlockRow row)
+    {
+        var header = new byte[BlockHeader.Bytes];
+        try
+        {
+            using var handle = File.OpenHandle(state.SegmentPath(row.Segment));
+            if (RandomAccess.Read(handle, header, row.Offset) != header.Length)
+            {
+                return null;
+            }
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+
+        return BlockHeader.TryRead(header, out var h, out _) ? h.KeyId : null;
+    }
+
+    private TraceRequest? FindTrace(string tenant, TraceId traceId, long? start, long? end)
+    {
+        var state = State(tenant);
+        var rows = _index.BlocksOfTrace(tenant, state.IndexKey.TraceToken(traceId), start, end);
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+
+        var result = new TraceRequest();
+        var seen = new HashSet<SpanId>();
+        foreach (var row in rows)
+        {
+            if (ReadBlock(row) is not { } block)
+            {
+                continue;
+            }
+
+            foreach (var rs in block.ResourceSpans)
+            {
+                ResourceSpans? keptResource = null;
+                foreach (var ss in rs.ScopeSpans)
+                {
+                    ScopeSpans? keptScope = null;
+                    foreach (var span in ss.Spans)
+                    {
+                        if (span.TraceId != traceId || !seen.Add(span.SpanId))
+                        {
+                            continue;
+                        }
+
+                        if (keptScope is null)
+                        {
+                            keptResource ??= new ResourceSpans { Resource = rs.Resource, SchemaUrl = rs.SchemaUrl };
+                            keptScope = new ScopeSpans { Scope = ss.Scope, SchemaUrl = ss.SchemaUrl };
+                            keptResource.ScopeSpans.Add(keptScope);
+                        }
+
+                        keptScope.Spans.Add(span);
+                    }
+                }
+
+                if (keptResource is not null)
+                {
+                    result.ResourceSpans.Add(keptResource);
+                }
+            }
+        }
+
+        return result.ResourceSpans.Count == 0 ? null : result;
+    }
+
+    private TraceRequest? ReadBlock(BlockRow row)
+    {
+        var path = Path.Combine(_root, DirectoryOf(row.Tenant), SegmentName(row.Segment));
+        var bytes = new byte[row.Length];
+        try
+        {
+            using var handle = File.OpenHandle(path);
+            if (RandomAccess.Read(handle, bytes, row.Offset) != bytes.Length)
+            {
+                Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, "Truncated");
+                return null;
+            }
+        }
+        catch (IOException ex)
+        {
+            Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, ex.GetType().Name);
+            return null;
+        }
+
+        if (!BlockCodec.TryDecode(bytes, Keys, new BlockPosition(row.Tenant, row.Segment, row.Sequence), out var traces, out var error))
+        {
+            Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, error.ToString());
+            return null;
+        }
+
+        return traces;
+    }
+
+    /// <summary>Removes every span carrying <paramref name="needle"/>; returns how many.</summary>
+    private static int RemoveCarrying(TraceRequest block, string needle)
+    {
+        var removed = 0;
+        for (var r = block.ResourceSpans.Count - 1; r >= 0; r--)
+        {
+            var rs = block.ResourceSpans[r];
+            var resourceCarries = Carries(rs.Resource.Attributes, needle);
+            foreach (var ss in rs.ScopeSpans)
+            {
+                removed += ss.Spans.RemoveAll(span => resourceCarries || SpanCarries(span, needle));
+            }
+
+            rs.ScopeSpans.RemoveAll(ss => ss.Spans.Count == 0);
+            if (rs.ScopeSpans.Count == 0)
+            {
+                block.ResourceSpans.RemoveAt(r);
+            }
+        }
+
+        return removed;
+    }
+
+    private static bool SpanCarries(Span span, string needle)
+        => span.Name.Contains(needle, StringComparison.Ordinal)
+            || span.Status.Message.Contains(needle, StringComparison.Ordinal)
+            || span.TraceState.Contains(needle, StringComparison.Ordinal)
+            || Carries(span.Attributes, needle)
+            || span.Events.Any(e => e.Name.Contains(needle, StringComparison.Ordinal) || Carries(e.Attributes, needle))
+            || span.Links.Any(l => Carries(l.Attributes, needle));
+
+    private static bool Carries(List<KeyValue> attributes, string needle)
+    {
+        foreach (var kv in attributes)
+        {
+            if (Carries(kv.Value, needle))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Carries(AnyValue value, string needle) => value.Kind switch
+    {
+        AnyValueKind.String => value.StringValue!.Contains(needle, StringComparison.Ordinal),
+        AnyValueKind.Array => value.ArrayValue!.Any(v => Carries(v, needle)),
+        AnyValueKind.KeyValueList => Carries(value.KeyValueListValue!, needle),
+        _ => false,
+    };
+
+    private static IEnumerable<Span> Spans(TraceRequest traces)
+        => traces.ResourceSpans.SelectMany(rs => rs.ScopeSpans).SelectMany(ss => ss.Spans);
+
+    /// <summary>Frames of a segment from <paramref name="from"/>: (offset of the block, block bytes), up to the first torn one.</summary>
+    private static IEnumerable<(long Offset, ReadOnlyMemory<byte> Block)> Frames(byte[] segment, int from)
+    {
+        var at = (long)from;
+        while (segment.Length - at >= 4)
+        {
+            var length = BinaryPrimitives.ReadUInt32BigEndian(segment.AsSpan((int)at));
+            if (length == 0 || length > segment.Length - at - 4)
+            {
+                yield break;
+            }
+
+            yield return (at + 4, segment.AsMemory((int)(at + 4), (int)length));
+            at += 4 + length;
+        }
+    }
+
+    /// <summary>Splits a request into requests of whole traces, at most <paramref name="maxSpans"/> each (a bigger trace alone).</summary>
+    internal static List<TraceRequest> Pack(TraceRequest traces, int maxSpans)
+    {
+        var sizes = new Dictionary<TraceId, int>();
+        foreach (var span in Spans(traces))
+        {
+            sizes[span.TraceId] = sizes.GetValueOrDefault(span.TraceId) + 1;
+        }
+
+        if (sizes.Count == 0)
+        {
+            return [];
+        }
+
+        var total = sizes.Values.Sum();
+        if (total <= maxSpans)
+        {
+            return [traces];
+        }
+
+        var chunkOf = new Dictionary<TraceId, int>(sizes.Count);
+        var chunks = 0;
+        var filled = maxSpans;
+        foreach (var (id, size) in sizes)
+        {
+            if (filled + size > maxSpans && filled > 0)
+            {
+                chunks++;
+                filled = 0;
+            }
+
+            chunkOf[id] = chunks - 1;
+            filled += size;
+        }
+
+        var result = new TraceRequest[chunks];
+        for (var i = 0; i < chunks; i++)
+        {
+            result[i] = new TraceRequest();
+        }
+
+        foreach (var rs in traces.ResourceSpans)
+        {
+            var perChunk = new ResourceSpans?[chunks];
+            foreach (var ss in rs.ScopeSpans)
+            {
+                var scopes = new ScopeSpans?[chunks];
+                foreach (var span in ss.Spans)
+                {
+                    var c = chunkOf[span.TraceId];
+                    if (scopes[c] is not { } scope)
+                    {
+                        scope = scopes[c] = new ScopeSpans { Scope = ss.Scope, SchemaUrl = ss.SchemaUrl };
+                        if (perChunk[c] is not { } resource)
+                        {
+                            resource = perChunk[c] = new ResourceSpans { Resource = rs.Resource, SchemaUrl = rs.SchemaUrl };
+                            result[c].ResourceSpans.Add(resource);
+                        }
+
+                        resource.ScopeSpans.Add(scope);
+                    }
+
+                    scope.Spans.Add(span);
+                }
+            }
+        }
+
+        return [.. result];
+    }
+
+    internal static string SegmentName(ulong segment) => segment.ToString("x16", CultureInfo.InvariantCulture) + ".seg";
+
+    /// <summary>What the index records of a block, computed before the tenant lock is taken.</summary>
+    private sealed class BlockStats
+    {
+        public required int Spans { get; init; }
+
+        public required long MinStart { get; init; }
+
+        public required long MaxEnd { get; init; }
+
+        public required IReadOnlyCollection<byte[]> TraceTokens { get; init; }
+
+        public required byte[] Bloom { get; init; }
+
+        public static BlockStats Of(TraceRequest traces, IndexKey key)
+        {
+            long min = long.MaxValue, max = long.MinValue;
+            var spans = 0;
+            var ids = new HashSet<TraceId>();
+            foreach (var span in TraceStore.Spans(traces))
+            {
+                spans++;
+                ids.Add(span.TraceId);
+                min = Math.Min(min, (long)Math.Min(span.StartTimeUnixNano, long.MaxValue));
+                max = Math.Max(max, (long)Math.Min(Math.Max(span.EndTimeUnixNano, span.StartTimeUnixNano), long.MaxValue));
+            }
+
+            return new BlockStats
+            {
+                Spans = spans,
+                MinStart = min,
+                MaxEnd = max,
+                TraceTokens = ids.Select(key.TraceToken).ToList(),
+                Bloom = TermFilter.Build(TermFilter.Terms(traces), key),
+            };
+        }
+
+        public BlockRow Row(string tenant, ulong segment, ulong sequence, long offset, int length, byte[] digest, TimeProvider time)
+            => new(0, tenant, segment, sequence, offset, length, MinStart, MaxEnd, Spans, digest, Bloom, false) { WrittenUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds() };
+    }
+
+    /// <summary>A tenant's writer state. Guarded by <see cref="Lock"/>.</summary>
+    private sealed class TenantState(string tenant, string directory, IndexKey indexKey)
+    {
+        private FileStream? _file;
+        private DateTimeOffset _openedAt;
+
+        public string Tenant { get; } = tenant;
+
+        public string Directory { get; } = directory;
+
+        public IndexKey IndexKey { get; } = indexKey;
+
+        public Lock Lock { get; } = new();
+
+        public HashChain? Chain { get; set; }
+
+        public ulong NextSequence { get; set; } = 1;
+
+        /// <summary>The segment new blocks go to (the last one on disk until a new one is opened).</summary>
+        public ulong Segment { get; set; }
+
+        public string SegmentPath(ulong segment) => Path.Combine(Directory, SegmentName(segment));
+
+        /// <summary>The open segment, or a new one when there is none or it is full or old. Never reopens a closed segment.</summary>
+        public FileStream OpenForAppend(StoreOptions options, TimeProvider time)
+        {
+            if (_file is not null && (_file.Length >= options.SegmentMaxBytes || time.GetUtcNow() - _openedAt >= options.SegmentMaxAge))
+            {
+                CloseSegment();
+            }
+
+            if (_file is not null)
+            {
+                return _file;
+            }
+
+            CreatePrivateDirectory(Directory);
+            Segment++;
+            var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0 };
+            if (!OperatingSystem.IsWindows())
+            {
+                fileOptions.UnixCreateMode = OwnerOnlyFile.FileMode;
+            }
+
+            var file = new FileStream(SegmentPath(Segment), fileOptions);
+            Span<byte> header = stackalloc byte[SegmentHeaderBytes];
+            SegmentMagic.CopyTo(header);
+            BinaryPrimitives.WriteUInt64BigEndian(header[8..], Segment);
+            file.Write(header);
+            file.Flush(flushToDisk: true);
+            DurableFile.FlushDirectory(Directory);
+            _file = file;
+            _openedAt = time.GetUtcNow();
+            return file;
+        }
+
+        public void CloseSegment()
+        {
+            _file?.Dispose();
+            _file = null;
+        }
+    }
+}
+
+/// <summary>What <see cref="TraceStore.Verify"/> found for one tenant.</summary>
+/// <param name="Tenant">The tenant.</param>
+/// <param name="BlocksChecked">Blocks found in the tenant's segments.</param>
+/// <param name="Findings">Modified, reordered, removed (without a signed record), injected or cross-tenant blocks, or a forged head.</param>
+/// <param name="ForgedRemovalRecords">Removal records whose signature does not verify.</param>
+/// <param name="UnaccountedRemovals">Blocks the index marks removed that no signed record accounts for.</param>
+public sealed record StoreVerifyReport(string Tenant, int BlocksChecked, IReadOnlyList<ChainFinding> Findings, int ForgedRemovalRecords, int UnaccountedRemovals)
+{
+    public bool IsIntact => Findings.Count == 0 && ForgedRemovalRecords == 0 && UnaccountedRemovals == 0;
+}
