@@ -81,16 +81,23 @@ internal sealed class StoreIndex : IDisposable
             File.SetUnixFileMode(path, OwnerOnlyFile.FileMode);
         }
 
-        using (var pragma = connection.CreateCommand())
+        try
         {
-            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;";
-            pragma.ExecuteNonQuery();
-        }
+            using (var pragma = connection.CreateCommand())
+            {
+                pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;";
+                pragma.ExecuteNonQuery();
+            }
 
-        using (var schema = connection.CreateCommand())
-        {
+            using var schema = connection.CreateCommand();
             schema.CommandText = Schema;
             schema.ExecuteNonQuery();
+        }
+        catch
+        {
+            // Not a database (or a corrupt one): do not keep the file open.
+            connection.Dispose();
+            throw;
         }
 
         return new StoreIndex(connection);

@@ -97,6 +97,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
     /// tenant's segments, indexing blocks a crash left written but not indexed and cutting off a torn last frame.
     /// </summary>
     /// <exception cref="KeyStoreException">The key ring is corrupt or sealed under another KEK.</exception>
+    /// <exception cref="InvalidDataException">The index is not a readable SQLite database.</exception>
     public static TraceStore Open(string dataDirectory, KeyMaterial kek, StoreOptions? options = null, TimeProvider? time = null, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(dataDirectory);
@@ -106,7 +107,23 @@ public sealed class TraceStore : ITraceReader, IDisposable
         CreatePrivateDirectory(Path.Combine(dataDirectory, TenantsDirectory));
         var copy = KeyMaterial.Copy(kek.Span);
         var keys = KeyRing.Open(dataDirectory, copy, time);
-        var index = StoreIndex.Open(dataDirectory);
+        StoreIndex index;
+        try
+        {
+            index = StoreIndex.Open(dataDirectory);
+        }
+        catch (Exception ex)
+        {
+            keys.Dispose();
+            copy.Dispose();
+            if (ex is Microsoft.Data.Sqlite.SqliteException sqlite)
+            {
+                throw new InvalidDataException($"The index {Path.Combine(dataDirectory, StoreIndex.FileName)} cannot be opened (SQLite error {sqlite.SqliteErrorCode}): {sqlite.Message}", ex);
+            }
+
+            throw;
+        }
+
         var store = new TraceStore(dataDirectory, copy, keys, index, options ?? new StoreOptions(), time ?? TimeProvider.System, logger ?? NullLogger.Instance);
         try
         {
@@ -133,7 +150,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
         var tenants = new SortedSet<string>(_index.Tenants(), StringComparer.Ordinal);
         lock (_tenantsLock)
         {
-            tenants.UnionWith(_tenants.Keys);
+            // Not a tenant merely looked up (a read creates its state): one with a directory.
+            tenants.UnionWith(_tenants.Values.Where(s => System.IO.Directory.Exists(s.Directory)).Select(s => s.Tenant));
         }
 
         return [.. tenants];
@@ -185,29 +203,42 @@ public sealed class TraceStore : ITraceReader, IDisposable
         ArgumentNullException.ThrowIfNull(scan);
         await Task.Yield();
         var key = IndexKeyOf(tenant);
-        var start = ToNanos(scan.Start) ?? long.MinValue;
-        var end = ToNanos(scan.End) ?? long.MaxValue;
+        var start = ToNanos(scan.Start);
+        var end = ToNanos(scan.End);
+        var rows = _index.BlocksInWindow(tenant, start ?? long.MinValue, end ?? long.MaxValue);
         var seen = new HashSet<TraceId>();
-        foreach (var row in _index.BlocksInWindow(tenant, start, end))
+
+        // Newest first by latest span end: a trace may end later in another block than the one it is found in, so found
+        // traces wait until no block still to read ends later (blocks come by their latest end, newest first).
+        var ready = new PriorityQueue<TraceRequest, long>(Comparer<long>.Create((a, b) => b.CompareTo(a)));
+        for (var i = 0; i < rows.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (!scan.Hints.All(h => TermFilter.MightContain(row.Bloom, h, key)) || ReadBlock(row) is not { } block)
-            {
-                continue;
-            }
+            var row = rows[i];
 
-            var ends = new Dictionary<TraceId, ulong>();
-            foreach (var span in Spans(block))
+            // The hints of a trace may hold in different blocks of it: a block is read when it may hold any hint, and a
+            // trace found there is kept when every hint may hold in one of its blocks.
+            if ((scan.Hints.Count == 0 || scan.Hints.Any(h => TermFilter.MightContain(row.Bloom, h, key))) && ReadBlock(row) is { } block)
             {
-                ends[span.TraceId] = Math.Max(ends.GetValueOrDefault(span.TraceId), span.EndTimeUnixNano);
-            }
-
-            foreach (var (traceId, _) in ends.OrderByDescending(e => e.Value))
-            {
-                if (seen.Add(traceId) && FindTrace(tenant, traceId, start == long.MinValue ? null : start, end == long.MaxValue ? null : end) is { } trace)
+                foreach (var span in Spans(block))
                 {
-                    yield return trace;
+                    if (!seen.Add(span.TraceId))
+                    {
+                        continue;
+                    }
+
+                    var traceRows = _index.BlocksOfTrace(tenant, key.TraceToken(span.TraceId), start, end);
+                    if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, key))) && Assemble(span.TraceId, traceRows) is { } trace)
+                    {
+                        ready.Enqueue(trace, LatestEnd(trace));
+                    }
                 }
+            }
+
+            var next = i + 1 < rows.Count ? rows[i + 1].MaxEndNanos : long.MinValue;
+            while (ready.TryPeek(out _, out var latest) && latest >= next)
+            {
+                yield return ready.Dequeue();
             }
         }
     }
@@ -543,9 +574,13 @@ public sealed class TraceStore : ITraceReader, IDisposable
             {
                 foreach (var (offset, block) in Frames(bytes, (int)from))
                 {
-                    if (!BlockHeader.TryRead(block.Span, out var header, out _) || header.Sequence != state.NextSequence
+                    var parsed = BlockHeader.TryRead(block.Span, out var header, out _);
+                    if (!parsed || header.Sequence != state.NextSequence
                         || !BlockCodec.TryDecode(block.Span, Keys, new BlockPosition(state.Tenant, segment, header.Sequence), out var traces, out _))
                     {
+                        // A crash tears only the block being written, which has the next sequence; a whole block of
+                        // another sequence was put there: left in place for Verify to report, not cut off.
+                        good = parsed && header.Sequence != state.NextSequence ? bytes.Length : good;
                         break;
                     }
 
@@ -558,7 +593,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
             }
             else
             {
-                good = 0;
+                // Not a segment header: a crash leaves at most a short header on a file without blocks, anything else
+                // is corruption or tampering. Leave the file: its indexed blocks stay readable, Verify reports the rest.
+                good = bytes.Length;
             }
 
             if (recovered.Count > 0)
@@ -723,12 +760,12 @@ public sealed class TraceStore : ITraceReader, IDisposable
     private TraceRequest? FindTrace(string tenant, TraceId traceId, long? start, long? end)
     {
         var state = State(tenant);
-        var rows = _index.BlocksOfTrace(tenant, state.IndexKey.TraceToken(traceId), start, end);
-        if (rows.Count == 0)
-        {
-            return null;
-        }
+        return Assemble(traceId, _index.BlocksOfTrace(tenant, state.IndexKey.TraceToken(traceId), start, end));
+    }
 
+    /// <summary>The spans of <paramref name="traceId"/> in <paramref name="rows"/>, each once; null when there is none.</summary>
+    private TraceRequest? Assemble(TraceId traceId, IReadOnlyList<BlockRow> rows)
+    {
         var result = new TraceRequest();
         var seen = new HashSet<SpanId>();
         foreach (var row in rows)
@@ -854,6 +891,18 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
     private static IEnumerable<Span> Spans(TraceRequest traces)
         => traces.ResourceSpans.SelectMany(rs => rs.ScopeSpans).SelectMany(ss => ss.Spans);
+
+    /// <summary>The latest span end of a trace, as the index's <c>max_end</c> counts it.</summary>
+    private static long LatestEnd(TraceRequest trace)
+    {
+        var latest = long.MinValue;
+        foreach (var span in Spans(trace))
+        {
+            latest = Math.Max(latest, (long)Math.Min(Math.Max(span.EndTimeUnixNano, span.StartTimeUnixNano), long.MaxValue));
+        }
+
+        return latest;
+    }
 
     /// <summary>Frames of a segment from <paramref name="from"/>: (offset of the block, block bytes), up to the first torn one.</summary>
     private static IEnumerable<(long Offset, ReadOnlyMemory<byte> Block)> Frames(byte[] segment, int from)
