@@ -23,6 +23,8 @@ public class StoreWriteBenchmarks
     private HashChain _chain = null!;
     private string _directory = null!;
     private KeyRing _ring = null!;
+    private Hush.Store.Storage.TraceStore _store = null!;
+    private string _storeDirectory = null!;
     private ulong _sequence;
 
     [GlobalSetup]
@@ -34,6 +36,8 @@ public class StoreWriteBenchmarks
         _ring = KeyRing.Open(_directory, _kek);
         _key = _ring.GetActiveKey("bench");
         _chain = new HashChain("bench", _kek);
+        _storeDirectory = Path.Combine(Path.GetTempPath(), "hush-bench-store-" + Guid.NewGuid().ToString("N"));
+        _store = Hush.Store.Storage.TraceStore.Open(_storeDirectory, _kek);
         var raw = OtlpProtobuf.GetEncodedSize(_request);
         var stored = BlockCodec.Encode(_request, _key, new BlockPosition("bench", 1, 0)).Length;
         Console.WriteLine($"// raw OTLP {raw} B = {(double)raw / SpanCount:F1} B/span; stored block {stored} B = {(double)stored / SpanCount:F1} B/span ({(double)raw / stored:F2}x smaller)");
@@ -42,9 +46,11 @@ public class StoreWriteBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
+        _store.Dispose();
         _ring.Dispose();
         _kek.Dispose();
         Directory.Delete(_directory, recursive: true);
+        Directory.Delete(_storeDirectory, recursive: true);
     }
 
     /// <summary>OTLP encode alone: the floor the store adds to.</summary>
@@ -58,4 +64,8 @@ public class StoreWriteBenchmarks
     /// <summary>Encode + compress + encrypt + chain link.</summary>
     [Benchmark]
     public ChainEntry EncodeBlockAndChain() => _chain.Append(BlockCodec.Encode(_request, _key, new BlockPosition("bench", 1, ++_sequence)));
+
+    /// <summary>The whole write path of the store: pack, index stats and keyed Bloom filter, encode + compress + encrypt, append, fsync, chain, SQLite index.</summary>
+    [Benchmark]
+    public void StoreAppend() => _store.Append("bench", _request);
 }
