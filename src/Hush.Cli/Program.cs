@@ -6,5 +6,8 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(LoadgenCommand.Create());
 root.Subcommands.Add(PolicyCommand.Create());
 root.Subcommands.Add(TokenCommand.Create());
+root.Subcommands.Add(ApiKeyCommand.Create());
+root.Subcommands.Add(AuditCommand.Create());
+root.Subcommands.Add(PseudonymCommand.Create());
 
 return await root.Parse(args).InvokeAsync();
