@@ -219,6 +219,21 @@ internal sealed partial class QueryApi : IDisposable
             ? path[prefix.Length..^suffix.Length]
             : null;
 
+    /// <summary>The endpoint as the audit log names it: the path's variable part is a parameter, recorded only when well-formed.</summary>
+    private static string Template(Route route) => route switch
+    {
+        Route.BuildInfo => "/api/status/buildinfo",
+        Route.TraceV1 => "/api/traces/{traceId}",
+        Route.TraceV2 => "/api/v2/traces/{traceId}",
+        Route.Search => "/api/search",
+        Route.TagsV1 => "/api/search/tags",
+        Route.TagsV2 => "/api/v2/search/tags",
+        Route.TagValuesV1 => "/api/search/tag/{tag}/values",
+        Route.TagValuesV2 => "/api/v2/search/tag/{tag}/values",
+        Route.Resolve => "/api/hush/resolve",
+        _ => "/api/hush/audit",
+    };
+
     private static string ActionOf(Route route) => route switch
     {
         Route.BuildInfo => "buildinfo",
@@ -233,12 +248,12 @@ internal sealed partial class QueryApi : IDisposable
     /// <summary>Authenticates, limits, binds the tenant, authorizes, runs, audits. Null when the client went away.</summary>
     private async Task<Reply?> ServeAsync(HttpContext context, Route route, string argument, string path)
     {
-        var parameters = AuditParameters(context.Request, route);
+        var parameters = AuditParameters(context.Request, route, argument);
         var entry = new AuditEntry
         {
             Identity = "anonymous",
             Action = ActionOf(route),
-            Endpoint = path.Length <= 256 ? path : path[..256],
+            Endpoint = Template(route),
             Parameters = parameters,
         };
 
@@ -1009,9 +1024,19 @@ internal sealed partial class QueryApi : IDisposable
     /// The request's parameters as the audit log keeps them: TraceQL and tag values replaced by keyed hashes, the rest
     /// (limits, times, ids, tag names) as sent but shortened.
     /// </summary>
-    private List<KeyValuePair<string, string>> AuditParameters(HttpRequest request, Route route)
+    private List<KeyValuePair<string, string>> AuditParameters(HttpRequest request, Route route, string argument)
     {
         var result = new List<KeyValuePair<string, string>>();
+        if (route is Route.TraceV1 or Route.TraceV2)
+        {
+            result.Add(new("traceId", QueryParameters.TryParseTraceId(argument, out var id) ? id.ToString() : "[malformed, not recorded]"));
+        }
+        else if (route is Route.TagValuesV1 or Route.TagValuesV2)
+        {
+            // A tag is a name, but the path is the caller's: anything that does not look like one is not kept.
+            result.Add(new("tag", argument.Length <= 128 && argument.All(TraceQlLexer.IsIdentifierChar) ? argument : "[unusual, not recorded]"));
+        }
+
         foreach (var (key, values) in request.Query)
         {
             var value = values.ToString();
@@ -1069,7 +1094,8 @@ internal sealed partial class QueryApi : IDisposable
         response.ContentLength = reply.Body.Length;
         if (reply.RetryAfter is { } wait)
         {
-            response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            // The epsilon keeps a wait of 6.000000001 s (floating point) from being told as 7.
+            response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds - 1e-6)).ToString(CultureInfo.InvariantCulture);
         }
 
         if (!HttpMethods.IsHead(context.Request.Method))

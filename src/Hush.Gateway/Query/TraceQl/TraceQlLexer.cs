@@ -85,16 +85,17 @@ internal static class TraceQlLexer
                     continue;
             }
 
+            // A minus right after an operator starts a negative number; anywhere else it is arithmetic.
+            if (char.IsAsciiDigit(c) || (c == '-' && i + 1 < text.Length && char.IsAsciiDigit(text[i + 1]) && PreviousIsOperator(tokens)))
+            {
+                tokens.Add(ReadNumber(text, ref i));
+                continue;
+            }
+
             if (Symbol(text, i) is { } symbol)
             {
                 tokens.Add(symbol.Token with { Position = start });
                 i += symbol.Length;
-                continue;
-            }
-
-            if (char.IsAsciiDigit(c) || (c == '-' && i + 1 < text.Length && char.IsAsciiDigit(text[i + 1]) && PreviousIsOperator(tokens)))
-            {
-                tokens.Add(ReadNumber(text, ref i));
                 continue;
             }
 
