@@ -12,6 +12,7 @@ namespace Hush.Gateway.Tests.Query;
 internal sealed class InMemoryTraceReader : ITraceReader
 {
     private readonly List<(string Tenant, TraceRequest Trace)> _traces = [];
+    private readonly Lock _lock = new();
 
     public List<TraceScan> Scans { get; } = [];
 
@@ -20,7 +21,33 @@ internal sealed class InMemoryTraceReader : ITraceReader
 
     public Func<CancellationToken, Task>? Delay { get; set; }
 
-    public void Add(string tenant, TraceRequest trace) => _traces.Add((tenant, trace));
+    /// <summary>How many stored requests there are (an exporter may be adding concurrently).</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _traces.Count;
+            }
+        }
+    }
+
+    public void Add(string tenant, TraceRequest trace)
+    {
+        lock (_lock)
+        {
+            _traces.Add((tenant, trace));
+        }
+    }
+
+    private List<(string Tenant, TraceRequest Trace)> Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _traces];
+        }
+    }
 
     public async Task<TraceRequest?> FindTraceAsync(string tenant, TraceId traceId, DateTimeOffset? start, DateTimeOffset? end, CancellationToken cancellationToken)
     {
@@ -30,7 +57,7 @@ internal sealed class InMemoryTraceReader : ITraceReader
         }
 
         var merged = new TraceRequest();
-        foreach (var (t, trace) in _traces)
+        foreach (var (t, trace) in Snapshot())
         {
             if (t != tenant || !InWindow(trace, start, end))
             {
@@ -54,7 +81,7 @@ internal sealed class InMemoryTraceReader : ITraceReader
     {
         Scans.Add(scan);
         Yielded = 0;
-        var candidates = _traces
+        var candidates = Snapshot()
             .Where(t => t.Tenant == tenant && InWindow(t.Trace, scan.Start, scan.End) && scan.Hints.All(h => Holds(h, t.Trace)))
             .OrderByDescending(t => t.Trace.ResourceSpans.SelectMany(r => r.ScopeSpans).SelectMany(s => s.Spans).Max(s => s.EndTimeUnixNano))
             .Select(t => t.Trace)
