@@ -9,5 +9,8 @@ root.Subcommands.Add(TokenCommand.Create());
 root.Subcommands.Add(StoreCommands.CreateStore());
 root.Subcommands.Add(StoreCommands.CreateErase());
 root.Subcommands.Add(StoreCommands.CreateKeys());
+root.Subcommands.Add(ApiKeyCommand.Create());
+root.Subcommands.Add(AuditCommand.Create());
+root.Subcommands.Add(PseudonymCommand.Create());
 
 return await root.Parse(args).InvokeAsync();

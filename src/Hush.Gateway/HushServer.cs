@@ -192,7 +192,17 @@ public sealed class HushServer : IAsyncDisposable
         var gate = BuildGate(options, loggerFactory);
         var requestClientCertificate = Config.Receiver.Auth.Mtls is not null;
         var admin = new AdminEndpoints(Metrics, () => IsReady, () => Volatile.Read(ref _state) == StateStarting ? "starting" : "stopping");
-        _admin = BuildHost(Config.Admin, HttpProtocols.Http1AndHttp2, loggerFactory, admin.HandleAsync, requestClientCertificate: false);
+
+        // The Tempo-compatible query API shares the admin port; paths it does not serve fall through to /metrics and health.
+        var query = Query.QueryApi.Create(Config, options.TraceReader ?? Store, options.TokenVault ?? (_privacy as PolicyPrivacyStage)?.Vault, options.TimeProvider, loggerFactory, options.JwksHttpHandler);
+        _disposables.Add(query);
+        _admin = BuildHost(Config.Admin, HttpProtocols.Http1AndHttp2, loggerFactory, async context =>
+        {
+            if (!await query.TryHandleAsync(context))
+            {
+                await admin.HandleAsync(context);
+            }
+        }, requestClientCertificate: false);
         await _admin.StartAsync(cancellationToken);
         AdminEndpoint = BoundAddress(_admin);
         Log.Listening(_logger, "admin", AdminEndpoint);

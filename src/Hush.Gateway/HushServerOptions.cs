@@ -26,6 +26,15 @@ public sealed class HushServerOptions
     /// <summary>Carries the JWKS and discovery requests of <c>receivers.otlp.auth.jwt</c>; the default handler when null (tests plug a fake in).</summary>
     public HttpMessageHandler? JwksHttpHandler { get; init; }
 
+    /// <summary>
+    /// The store's read side, which the query API on the admin port serves from. Null: the query endpoints answer
+    /// 503 "no store configured" (echo and ready still answer).
+    /// </summary>
+    public Hush.Store.Reading.ITraceReader? TraceReader { get; init; }
+
+    /// <summary>The token vault <c>POST /api/hush/resolve</c> reads; null uses the privacy stage's own vault.</summary>
+    public Hush.Privacy.Transforms.ITokenVault? TokenVault { get; init; }
+
     /// <summary>The metrics registry; a new one by default.</summary>
     public HushMetrics? Metrics { get; init; }
 }

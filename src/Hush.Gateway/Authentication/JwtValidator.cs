@@ -101,31 +101,43 @@ public sealed class JwtValidator : IDisposable
     /// <param name="cancellationToken">Stops waiting for a key fetch; the result is then <see cref="AuthFailure.Unavailable"/>.</param>
     public async ValueTask<AuthResult> ValidateAsync(string token, CancellationToken cancellationToken)
     {
+        var (identity, failure) = await ValidateAsync(token, ReadIdentity, cancellationToken);
+        return identity is null ? AuthResult.Fail(failure) : AuthResult.Success(identity);
+    }
+
+    /// <summary>
+    /// Validates a compact JWT and maps its verified claims with <paramref name="map"/> (null: a claim is missing or
+    /// of the wrong shape). The ingest path maps to an <see cref="IngestIdentity"/>; the query API maps to its own
+    /// identity with roles. One validator serves one mapping: its cache holds what the mapping returned. Never throws.
+    /// </summary>
+    internal async ValueTask<(T? Identity, AuthFailure Failure)> ValidateAsync<T>(string token, Func<JsonElement, T?> map, CancellationToken cancellationToken)
+        where T : class
+    {
         try
         {
             if (string.IsNullOrEmpty(token) || token.Length > MaxTokenChars ||
                 token.AsSpan().ContainsAnyExcept(CompactChars) || token.AsSpan().Count('.') != 2)
             {
-                return Refuse(AuthFailure.Malformed, kid: null);
+                return (null, Refuse(AuthFailure.Malformed, kid: null));
             }
 
             // Asked on every call, cache hits too, so that a key removed from the set stops its cached tokens.
             var keys = await _keys.GetKeysAsync(unknownKid: false, cancellationToken);
             if (keys is null)
             {
-                return Refuse(AuthFailure.Unavailable, kid: null);
+                return (null, Refuse(AuthFailure.Unavailable, kid: null));
             }
 
             var cacheKey = CacheKey(token);
             if (_cache.TryGetValue(cacheKey, out var cached) && cached.Keys == keys)
             {
-                if (!IsExpired(cached.Expires))
+                if (!IsExpired(cached.Expires) && cached.Identity is T hit)
                 {
-                    return AuthResult.Success(cached.Identity);
+                    return (hit, AuthFailure.None);
                 }
 
                 _cache.TryRemove(cacheKey, out _);
-                return Refuse(AuthFailure.Expired, kid: null);
+                return (null, Refuse(AuthFailure.Expired, kid: null));
             }
 
             JsonWebToken jwt;
@@ -135,13 +147,13 @@ public sealed class JwtValidator : IDisposable
             }
             catch (Exception e) when (e is ArgumentException or SecurityTokenException or JsonException or FormatException)
             {
-                return Refuse(AuthFailure.Malformed, kid: null);
+                return (null, Refuse(AuthFailure.Malformed, kid: null));
             }
 
             var kid = jwt.Kid ?? "";
             if (Array.IndexOf(_algorithms, jwt.Alg) < 0)
             {
-                return Refuse(AuthFailure.BadSignature, kid);
+                return (null, Refuse(AuthFailure.BadSignature, kid));
             }
 
             if (kid.Length > 0 && !keys.Contains(kid))
@@ -155,30 +167,36 @@ public sealed class JwtValidator : IDisposable
                 keys = await _keys.GetKeysAsync(unknownKid: true, cancellationToken) ?? keys;
                 if (!keys.Contains(kid))
                 {
-                    return Refuse(AuthFailure.UnknownKey, kid);
+                    return (null, Refuse(AuthFailure.UnknownKey, kid));
                 }
             }
 
             var result = await _handler.ValidateTokenAsync(jwt, keys.Parameters);
             if (!result.IsValid)
             {
-                return Refuse(Classify(result.Exception), kid);
+                return (null, Refuse(Classify(result.Exception), kid));
             }
 
             if (IsExpired(jwt.ValidTo))
             {
-                return Refuse(AuthFailure.Expired, kid);
+                return (null, Refuse(AuthFailure.Expired, kid));
             }
 
             if (_time.GetUtcNow().UtcDateTime + _config.ClockSkew < jwt.ValidFrom)
             {
-                return Refuse(AuthFailure.NotYetValid, kid);
+                return (null, Refuse(AuthFailure.NotYetValid, kid));
             }
 
-            var identity = ReadIdentity(jwt);
+            T? identity;
+            using (var payload = JsonDocument.Parse(Base64Url.DecodeFromChars(jwt.EncodedPayload)))
+            {
+                // The claims are read from the signed JSON itself, so a number or an array is never taken for a string.
+                identity = map(payload.RootElement);
+            }
+
             if (identity is null)
             {
-                return Refuse(AuthFailure.MissingClaim, kid);
+                return (null, Refuse(AuthFailure.MissingClaim, kid));
             }
 
             if (_cache.Count >= MaxCachedTokens)
@@ -187,19 +205,19 @@ public sealed class JwtValidator : IDisposable
             }
 
             _cache[cacheKey] = new CachedIdentity(identity, jwt.ValidTo, keys);
-            return AuthResult.Success(identity);
+            return (identity, AuthFailure.None);
         }
         catch (OperationCanceledException)
         {
             // The caller gave up waiting for a key fetch.
-            return AuthResult.Fail(AuthFailure.Unavailable);
+            return (null, AuthFailure.Unavailable);
         }
 #pragma warning disable CA1031 // The contract is "never throws": an unforeseen library exception is a refusal, logged by type only.
         catch (Exception e)
 #pragma warning restore CA1031
         {
             JwtLog.Unexpected(_logger, e.GetType().Name);
-            return AuthResult.Fail(AuthFailure.Malformed);
+            return (null, AuthFailure.Malformed);
         }
     }
 
@@ -226,11 +244,8 @@ public sealed class JwtValidator : IDisposable
     private bool IsExpired(DateTime expires) => _time.GetUtcNow().UtcDateTime - _config.ClockSkew > expires;
 
     /// <summary>The identity, or null when a claim is missing or not of the configured shape.</summary>
-    private IngestIdentity? ReadIdentity(JsonWebToken jwt)
+    private IngestIdentity? ReadIdentity(JsonElement claims)
     {
-        // The claims are read from the signed JSON itself, so a number or an array is never taken for a string.
-        using var payload = JsonDocument.Parse(Base64Url.DecodeFromChars(jwt.EncodedPayload));
-        var claims = payload.RootElement;
         if (!TryGetString(claims, _config.TenantClaim, out var tenant) ||
             (!TryGetString(claims, _config.IdentityClaim, out var name) && !TryGetString(claims, "sub", out name)) ||
             !TryGetServices(claims, _config.ServicesClaim, out var services))
@@ -241,14 +256,14 @@ public sealed class JwtValidator : IDisposable
         return new IngestIdentity("jwt:" + _config.Issuer + "|" + name, tenant, services);
     }
 
-    private static bool TryGetString(JsonElement claims, string name, out string value)
+    internal static bool TryGetString(JsonElement claims, string name, out string value)
     {
         value = claims.TryGetProperty(name, out var claim) && claim.ValueKind == JsonValueKind.String ? claim.GetString()! : "";
         return value.Length > 0;
     }
 
     /// <summary>A JSON array of strings, or one string separated by commas or spaces; absent is an empty list.</summary>
-    private static bool TryGetServices(JsonElement claims, string name, out IReadOnlyList<string> services)
+    internal static bool TryGetServices(JsonElement claims, string name, out IReadOnlyList<string> services)
     {
         services = [];
         if (!claims.TryGetProperty(name, out var claim) || claim.ValueKind == JsonValueKind.Null)
@@ -285,7 +300,7 @@ public sealed class JwtValidator : IDisposable
         return true;
     }
 
-    private AuthResult Refuse(AuthFailure reason, string? kid)
+    private AuthFailure Refuse(AuthFailure reason, string? kid)
     {
         if (_logger.IsEnabled(LogLevel.Debug))
         {
@@ -293,7 +308,7 @@ public sealed class JwtValidator : IDisposable
             JwtLog.Refused(_logger, _config.Issuer, shown, reason);
         }
 
-        return AuthResult.Fail(reason);
+        return reason;
     }
 
     private static string Printable(string? kid) =>
@@ -308,5 +323,5 @@ public sealed class JwtValidator : IDisposable
         return (BinaryPrimitives.ReadUInt128LittleEndian(hash), BinaryPrimitives.ReadUInt128LittleEndian(hash[16..]));
     }
 
-    private sealed record CachedIdentity(IngestIdentity Identity, DateTime Expires, KeySet Keys);
+    private sealed record CachedIdentity(object Identity, DateTime Expires, KeySet Keys);
 }

@@ -13,7 +13,11 @@ namespace Hush.Gateway.Authentication;
 /// <param name="Services">The <c>service.name</c> globs it may emit.</param>
 /// <param name="Created">When it was created (UTC).</param>
 /// <param name="Revoked">When it was revoked, or null while active.</param>
-public sealed record TokenInfo(string Id, string Name, string Tenant, IReadOnlyList<string> Services, DateTimeOffset Created, DateTimeOffset? Revoked);
+public sealed record TokenInfo(string Id, string Name, string Tenant, IReadOnlyList<string> Services, DateTimeOffset Created, DateTimeOffset? Revoked)
+{
+    /// <summary>The query roles of an API key (empty for ingest tokens).</summary>
+    public IReadOnlyList<string> Roles { get; init; } = [];
+}
 
 /// <summary>
 /// Static ingest tokens, stored as keyed hashes. A token is <c>hush_{id}_{secret}</c>: a 10-character public id
@@ -36,6 +40,9 @@ public sealed class TokenStore
     /// <summary>Every token starts with this, so scanners (and people) recognize a leaked one.</summary>
     public const string Prefix = "hush_";
 
+    /// <summary>Query API keys start with this instead; they live in their own file (<see cref="OpenApiKeys"/>), never in the ingest store.</summary>
+    public const string ApiKeyPrefix = "hushk_";
+
     private const int IdChars = 10;
     private const int SecretBytes = 32;
     private const int SaltBytes = 16;
@@ -47,18 +54,22 @@ public sealed class TokenStore
     private const string Base32Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
 
     private readonly string _path;
+    private readonly string _prefix;
+    private readonly string _kind;
     private readonly byte[] _pepper;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private Snapshot _snapshot;
     private long _nextCheckTicks;
 
-    private TokenStore(string path, byte[] pepper, TimeProvider time)
+    private TokenStore(string path, byte[] pepper, TimeProvider time, string prefix, string kind)
     {
         _path = path;
+        _prefix = prefix;
+        _kind = kind;
         _pepper = pepper;
         _time = time;
-        _snapshot = Read(path);
+        _snapshot = Read(path, kind);
         _nextCheckTicks = time.GetUtcNow().UtcTicks + RecheckInterval.Ticks;
     }
 
@@ -81,7 +92,7 @@ public sealed class TokenStore
                 {
                     try
                     {
-                        Volatile.Write(ref _snapshot, Read(_path));
+                        Volatile.Write(ref _snapshot, Read(_path, _kind));
                     }
                     catch (InvalidOperationException)
                     {
@@ -101,7 +112,17 @@ public sealed class TokenStore
     public static TokenStore Open(string tokenFile, string pepperFile, TimeProvider? time = null)
     {
         var pepper = SecretFile.ReadOrCreate(pepperFile, PepperBytes, "token pepper");
-        return new TokenStore(System.IO.Path.GetFullPath(tokenFile), pepper, time ?? TimeProvider.System);
+        return new TokenStore(System.IO.Path.GetFullPath(tokenFile), pepper, time ?? TimeProvider.System, Prefix, "token");
+    }
+
+    /// <summary>
+    /// Opens (or starts) a store of query API keys: the same keyed hashes and pepper as ingest tokens, keys shaped
+    /// <c>hushk_{id}_{secret}</c>, identities <c>apikey:{id}</c>, each key carrying its roles.
+    /// </summary>
+    public static TokenStore OpenApiKeys(string keyFile, string pepperFile, TimeProvider? time = null)
+    {
+        var pepper = SecretFile.ReadOrCreate(pepperFile, PepperBytes, "token pepper");
+        return new TokenStore(System.IO.Path.GetFullPath(keyFile), pepper, time ?? TimeProvider.System, ApiKeyPrefix, "apikey");
     }
 
     /// <summary>The pepper file that belongs to a tokens file: <c>keys/token-pepper.key</c> beside it.</summary>
@@ -109,13 +130,13 @@ public sealed class TokenStore
         System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(tokenFile))!, "keys", "token-pepper.key");
 
     /// <summary>Creates a token and saves the store. The returned token string exists nowhere else: show it once.</summary>
-    public (string Token, TokenInfo Info) Create(string tenant, IReadOnlyList<string> services, string? name = null)
+    public (string Token, TokenInfo Info) Create(string tenant, IReadOnlyList<string> services, string? name = null, IReadOnlyList<string>? roles = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(tenant);
         ArgumentNullException.ThrowIfNull(services);
         lock (_lock)
         {
-            var snapshot = Read(_path);
+            var snapshot = Read(_path, _kind);
             string id;
             do
             {
@@ -131,24 +152,25 @@ public sealed class TokenStore
                 Name = name ?? string.Empty,
                 Tenant = tenant,
                 Services = [.. services],
+                Roles = roles is null ? null : [.. roles],
                 Created = _time.GetUtcNow(),
                 Salt = Convert.ToBase64String(salt),
                 Hash = Convert.ToBase64String(Hash(salt, secret)),
             };
             Save([.. snapshot.Entries, entry]);
-            return (Prefix + id + "_" + secret, ToInfo(entry));
+            return (_prefix + id + "_" + secret, ToInfo(entry));
         }
     }
 
     /// <summary>Every token, active and revoked, oldest first.</summary>
-    public IReadOnlyList<TokenInfo> List() => [.. Read(_path).Entries.Select(ToInfo)];
+    public IReadOnlyList<TokenInfo> List() => [.. Read(_path, _kind).Entries.Select(ToInfo)];
 
     /// <summary>Revokes the token with public id <paramref name="id"/>; false when there is none (or it was already revoked).</summary>
     public bool Revoke(string id)
     {
         lock (_lock)
         {
-            var snapshot = Read(_path);
+            var snapshot = Read(_path, _kind);
             if (!snapshot.ById.TryGetValue(id, out var entry) || entry.Revoked is not null)
             {
                 return false;
@@ -161,8 +183,12 @@ public sealed class TokenStore
     }
 
     /// <summary>Checks a bearer token in constant time per candidate. Never throws.</summary>
-    public AuthResult Validate(string token)
+    public AuthResult Validate(string token) => Validate(token, out _);
+
+    /// <summary>Checks a bearer token and returns the roles stored with it (API keys). Never throws.</summary>
+    public AuthResult Validate(string token, out IReadOnlyList<string> roles)
     {
+        roles = [];
         if (!TryParse(token, out var id, out var secret))
         {
             return AuthResult.Fail(AuthFailure.Malformed);
@@ -179,22 +205,29 @@ public sealed class TokenStore
             return AuthResult.Fail(AuthFailure.UnknownToken);
         }
 
-        return entry.Revoked is not null ? AuthResult.Fail(AuthFailure.Revoked) : AuthResult.Success(entry.Identity!);
+        if (entry.Revoked is not null)
+        {
+            return AuthResult.Fail(AuthFailure.Revoked);
+        }
+
+        roles = entry.Roles ?? [];
+        return AuthResult.Success(entry.Identity!);
     }
 
     /// <summary>Never prints the pepper.</summary>
     public override string ToString() => $"TokenStore({_path}, [REDACTED])";
 
-    private static bool TryParse(string token, out string id, out string secret)
+    private bool TryParse(string token, out string id, out string secret)
     {
         id = secret = string.Empty;
-        if (token is null || token.Length != Prefix.Length + IdChars + 1 + 52 || !token.StartsWith(Prefix, StringComparison.Ordinal) || token[Prefix.Length + IdChars] != '_')
+        var prefix = _prefix;
+        if (token is null || token.Length != prefix.Length + IdChars + 1 + 52 || !token.StartsWith(prefix, StringComparison.Ordinal) || token[prefix.Length + IdChars] != '_')
         {
             return false;
         }
 
-        id = token.Substring(Prefix.Length, IdChars);
-        secret = token[(Prefix.Length + IdChars + 1)..];
+        id = token.Substring(prefix.Length, IdChars);
+        secret = token[(prefix.Length + IdChars + 1)..];
         return IsBase32(id) && IsBase32(secret);
     }
 
@@ -241,7 +274,7 @@ public sealed class TokenStore
     {
         var file = new TokenFile { Version = 1, Tokens = [.. entries] };
         Hush.Store.OwnerOnlyFile.Replace(_path, JsonSerializer.SerializeToUtf8Bytes(file, TokenJsonContext.Default.TokenFile));
-        Volatile.Write(ref _snapshot, Read(_path));
+        Volatile.Write(ref _snapshot, Read(_path, _kind));
     }
 
     private static (DateTime, long) Stamp(string path)
@@ -250,7 +283,7 @@ public sealed class TokenStore
         return info.Exists ? (info.LastWriteTimeUtc, info.Length) : (DateTime.MinValue, -1);
     }
 
-    private static Snapshot Read(string path)
+    private static Snapshot Read(string path, string kind)
     {
         var stamp = Stamp(path);
         if (stamp.Item2 < 0)
@@ -293,14 +326,14 @@ public sealed class TokenStore
                 continue; // A damaged entry never validates; the others still do.
             }
 
-            entry.Identity = new IngestIdentity("token:" + entry.Id, entry.Tenant, entry.Services);
+            entry.Identity = new IngestIdentity(kind + ":" + entry.Id, entry.Tenant, entry.Services);
             byId[entry.Id] = entry;
         }
 
         return new Snapshot(stamp, file.Tokens, byId);
     }
 
-    private static TokenInfo ToInfo(TokenEntry e) => new(e.Id, e.Name, e.Tenant, e.Services, e.Created, e.Revoked);
+    private static TokenInfo ToInfo(TokenEntry e) => new(e.Id, e.Name, e.Tenant, e.Services, e.Created, e.Revoked) { Roles = e.Roles ?? [] };
 
     private sealed record Snapshot((DateTime, long) Stamp, List<TokenEntry> Entries, Dictionary<string, TokenEntry> ById)
     {
@@ -332,6 +365,10 @@ internal sealed class TokenEntry
 
     [JsonPropertyName("services")]
     public List<string> Services { get; set; } = [];
+
+    [JsonPropertyName("roles")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<string>? Roles { get; set; }
 
     [JsonPropertyName("created")]
     public DateTimeOffset Created { get; set; }

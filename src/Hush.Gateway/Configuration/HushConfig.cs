@@ -20,6 +20,9 @@ public sealed class HushConfig
     /// <summary><c>service.admin</c>: the metrics and health listener.</summary>
     public required ListenerConfig Admin { get; init; }
 
+    /// <summary><c>query</c>: authentication and limits of the query API on the admin port.</summary>
+    public QueryConfig Query { get; init; } = QueryConfig.Default;
+
     /// <summary><c>service.data_dir</c>, resolved against the working directory.</summary>
     public required string DataDir { get; init; }
 

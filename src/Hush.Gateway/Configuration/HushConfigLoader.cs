@@ -96,6 +96,7 @@ public static class HushConfigLoader
         var processors = BindComponents(top.Map("processors"), errors, ["batch", "privacy", "tail_sampling"]);
         var exporters = BindComponents(top.Map("exporters"), errors, ["otlphttp", "debug", "nop", "store"]);
         var service = top.Map("service");
+        var query = top.Map("query");
         top.Finish();
 
         // Receivers, processors and exporters are bound even when unused so their mistakes show.
@@ -250,8 +251,10 @@ public static class HushConfigLoader
             otlp = otlp with { Auth = otlp.Auth with { TokenFile = Path.Combine(dataDirectory, "tokens.json") } };
         }
 
+        var queryConfig = QueryBinder.Bind(query, adminListener, dataDirectory);
         return new HushConfig
         {
+            Query = queryConfig,
             Receiver = otlp,
             Pipeline = pipeline ?? new PipelineConfig { Id = "traces", Exporters = [] },
             Privacy = privacy,

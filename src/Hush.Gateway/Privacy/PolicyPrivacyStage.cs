@@ -28,7 +28,8 @@ public sealed class PolicyPrivacyStage : IPrivacyStage, IDisposable
         var counters = new PrivacyCounters();
 
         // Tokens live in memory until the store's durable vault takes this seat: they resolve within one run only.
-        _scrubber = new PolicyScrubber(policies, new DerivedPseudonymKeyProvider(secret), new InMemoryTokenVault(), counters);
+        Vault = new InMemoryTokenVault();
+        _scrubber = new PolicyScrubber(policies, new DerivedPseudonymKeyProvider(secret), Vault, counters);
         metrics.ObservedCounter(
             "hush_privacy_values_total",
             "Attribute values and strings the privacy policy changed or dropped, by rule, data class and action.",
@@ -46,6 +47,9 @@ public sealed class PolicyPrivacyStage : IPrivacyStage, IDisposable
             ["fingerprint"],
             () => [new KeyValuePair<string[], double>([_policies.Current.Fingerprint], 1)]);
     }
+
+    /// <summary>The vault the tokenize action writes to; the query API's resolve reads it.</summary>
+    internal ITokenVault Vault { get; }
 
     /// <summary>The file the policy comes from, or null for the shipped default.</summary>
     public string? PolicyPath => _policies.Path;

@@ -91,7 +91,7 @@ internal static class IngestBinder
         return new TenantLimits(rate, burst, maxRequest, spans);
     }
 
-    private static JwtAuthConfig BindJwt(MapReader jwt)
+    internal static JwtAuthConfig BindJwt(MapReader jwt)
     {
         var errors = jwt.Errors;
         var issuer = jwt.String("issuer");

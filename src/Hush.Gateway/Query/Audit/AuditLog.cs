@@ -1,0 +1,316 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Hush.Gateway.Security;
+using Hush.Store;
+
+namespace Hush.Gateway.Query.Audit;
+
+/// <summary>What happened to an audited request.</summary>
+internal enum AuditDecision
+{
+    Allow,
+    Deny,
+    Error,
+}
+
+/// <summary>
+/// One audited action, before it is written. Parameters must already be free of raw values: TraceQL string
+/// literals redacted, resolved values never present.
+/// </summary>
+internal sealed record AuditEntry
+{
+    public required string Identity { get; init; }
+
+    public string Tenant { get; init; } = string.Empty;
+
+    public required string Action { get; init; }
+
+    public string Endpoint { get; init; } = string.Empty;
+
+    public IReadOnlyList<KeyValuePair<string, string>> Parameters { get; init; } = [];
+
+    public int? Results { get; init; }
+
+    public AuditDecision Decision { get; init; }
+
+    public int Status { get; init; }
+
+    public string Reason { get; init; } = string.Empty;
+}
+
+/// <summary>
+/// The append-only, hash-chained audit log: <c>{data_dir}/audit/audit.log</c>, one JSON object a line. Line n carries
+/// <c>prev</c> = h(n-1), and h(n) = SHA-256(h(n-1) ‖ line n) with h(0) = 32 zero bytes, so an edited, deleted,
+/// inserted or reordered line breaks the chain at the next line. The chain's head (last seq and hash) is kept in
+/// <c>audit.head</c> with an HMAC-SHA256 under <c>{data_dir}/keys/audit.key</c> (owner-only): truncating the log, or
+/// rewriting it and recomputing every hash, does not match an authentic head. Thread-safe.
+/// </summary>
+/// <remarks>
+/// Format version 1. The field order of a line is fixed (see <see cref="Format"/>); change it only with a new "v".
+/// </remarks>
+internal sealed class AuditLog
+{
+    public const int FormatVersion = 1;
+
+    /// <summary>Audit key length: 256 bits, the HMAC-SHA256 block security level.</summary>
+    private const int KeyBytes = 32;
+
+    /// <summary>The tail read on open to find the last record; a record is far smaller.</summary>
+    private const int TailBytes = 64 * 1024;
+
+    private static readonly byte[] HeadContext = "hush-audit-head-v1\0"u8.ToArray();
+    private static readonly byte[] RedactContext = "hush-audit-redact-v1\0"u8.ToArray();
+
+    private readonly Lock _lock = new();
+    private readonly byte[] _key;
+    private readonly TimeProvider _time;
+    private long _seq;
+    private byte[] _hash;
+    private bool _headMismatch;
+
+    private AuditLog(string directory, byte[] key, TimeProvider time)
+    {
+        LogPath = Path.Combine(directory, "audit.log");
+        HeadPath = Path.Combine(directory, "audit.head");
+        _key = key;
+        _time = time;
+        _hash = new byte[32];
+        try
+        {
+            if (File.Exists(LogPath))
+            {
+                using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                (_seq, _hash) = ReadTail(stream, LogPath);
+            }
+
+            _headMismatch = !HeadMatches(_seq, _hash);
+        }
+        catch (IOException)
+        {
+            // A damaged tail: every append fails (and every query is refused) until an operator moves the file aside.
+            _headMismatch = true;
+        }
+    }
+
+    public string LogPath { get; }
+
+    public string HeadPath { get; }
+
+    /// <summary>The audit directory of a data directory.</summary>
+    public static string DirectoryFor(string dataDir) => Path.Combine(dataDir, "audit");
+
+    /// <summary>The head key of a data directory.</summary>
+    public static string KeyPathFor(string dataDir) => Path.Combine(dataDir, "keys", "audit.key");
+
+    /// <summary>Opens (or starts) the log of <paramref name="dataDir"/>, creating its key on first use.</summary>
+    public static AuditLog Open(string dataDir, TimeProvider? time = null)
+    {
+        var key = SecretFile.ReadOrCreate(KeyPathFor(dataDir), KeyBytes, "audit key");
+        var directory = DirectoryFor(dataDir);
+        OwnerOnlyFile.EnsureDirectory(Path.Combine(directory, "audit.log"));
+        return new AuditLog(directory, key, time ?? TimeProvider.System);
+    }
+
+    /// <summary>
+    /// A stable stand-in for a value that must not be logged (a TraceQL string literal): a keyed hash, so equal
+    /// values show as equal without the log holding or revealing them.
+    /// </summary>
+    public string Redact(string value)
+    {
+        var input = new byte[RedactContext.Length + Encoding.UTF8.GetByteCount(value)];
+        RedactContext.CopyTo(input, 0);
+        Encoding.UTF8.GetBytes(value, input.AsSpan(RedactContext.Length));
+        var mac = HMACSHA256.HashData(_key, input);
+        CryptographicOperations.ZeroMemory(input);
+        return "h:" + Convert.ToHexStringLower(mac.AsSpan(0, 6));
+    }
+
+    /// <summary>
+    /// Appends <paramref name="entry"/> and moves the authenticated head. Throws <see cref="IOException"/> when the log
+    /// cannot be written: callers refuse the request then, because an unaudited read must not happen.
+    /// </summary>
+    public void Append(AuditEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        lock (_lock)
+        {
+            AppendLocked(entry);
+        }
+    }
+
+    private void AppendLocked(AuditEntry entry)
+    {
+        // Another process (the CLI's audited commands, a second server on the same data dir) may append too: the
+        // file lock orders writers, and the chain continues from the file's tail, not from memory.
+        using var stream = OpenExclusive();
+        var (seq, hash) = ReadTail(stream, LogPath);
+        if (seq != _seq || !CryptographicOperations.FixedTimeEquals(hash, _hash))
+        {
+            // Legitimate when that writer also moved the authenticated head to the same place; tampering otherwise.
+            _headMismatch |= !HeadMatches(seq, hash);
+            (_seq, _hash) = (seq, hash);
+        }
+
+        if (_headMismatch)
+        {
+            // The log does not end where the authentic head says: say so in the log before anything else.
+            _headMismatch = false;
+            Write(stream, new AuditEntry { Identity = "hush", Action = "audit.head_mismatch", Decision = AuditDecision.Error, Reason = "the log did not end at the authenticated head" });
+        }
+
+        Write(stream, entry);
+    }
+
+    private void Write(FileStream stream, AuditEntry entry)
+    {
+        var line = Format(_seq + 1, _time.GetUtcNow(), entry, _hash);
+        var bytes = Encoding.UTF8.GetBytes(line + "\n");
+        stream.Seek(0, SeekOrigin.End);
+        stream.Write(bytes);
+        stream.Flush(flushToDisk: true);
+        _hash = Chain(_hash, Encoding.UTF8.GetBytes(line));
+        _seq++;
+        WriteHead(HeadPath, _key, _seq, _hash);
+    }
+
+    private bool HeadMatches(long seq, byte[] hash) => ReadHead(HeadPath, _key) is { } head
+        ? head.Seq == seq && CryptographicOperations.FixedTimeEquals(head.Hash, hash)
+        : seq == 0 && !File.Exists(HeadPath);
+
+    /// <summary>Opens the log for appending under an exclusive lock, waiting up to ~2 s for another writer.</summary>
+    private FileStream OpenExclusive()
+    {
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnlyFile.FileMode;
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(LogPath, options);
+            }
+            catch (IOException) when (attempt < 100 && File.Exists(LogPath))
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    /// <summary>Formats one line (no newline). The field order is part of format version 1.</summary>
+    internal static string Format(long seq, DateTimeOffset time, AuditEntry entry, byte[] prev)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("v", FormatVersion);
+            json.WriteNumber("seq", seq);
+            json.WriteString("time", time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+            json.WriteString("identity", entry.Identity);
+            json.WriteString("tenant", entry.Tenant);
+            json.WriteString("action", entry.Action);
+            json.WriteString("endpoint", entry.Endpoint);
+            json.WriteStartObject("params");
+            foreach (var (key, value) in entry.Parameters)
+            {
+                json.WriteString(key, value);
+            }
+
+            json.WriteEndObject();
+            if (entry.Results is { } results)
+            {
+                json.WriteNumber("results", results);
+            }
+            else
+            {
+                json.WriteNull("results");
+            }
+
+            json.WriteString("decision", entry.Decision.ToString().ToLowerInvariant());
+            json.WriteNumber("status", entry.Status);
+            json.WriteString("reason", entry.Reason);
+            json.WriteString("prev", Convert.ToHexStringLower(prev));
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    internal static byte[] Chain(byte[] prev, byte[] line)
+    {
+        var input = new byte[prev.Length + line.Length];
+        prev.CopyTo(input, 0);
+        line.CopyTo(input, prev.Length);
+        return SHA256.HashData(input);
+    }
+
+    internal static byte[] HeadMac(byte[] key, long seq, byte[] hash)
+    {
+        var input = new byte[HeadContext.Length + 8 + hash.Length];
+        HeadContext.CopyTo(input, 0);
+        BinaryPrimitives.WriteInt64BigEndian(input.AsSpan(HeadContext.Length), seq);
+        hash.CopyTo(input, HeadContext.Length + 8);
+        return HMACSHA256.HashData(key, input);
+    }
+
+    private static void WriteHead(string path, byte[] key, long seq, byte[] hash)
+    {
+        var text = $"{{\"v\":{FormatVersion},\"seq\":{seq},\"hash\":\"{Convert.ToHexStringLower(hash)}\",\"mac\":\"{Convert.ToHexStringLower(HeadMac(key, seq, hash))}\"}}\n";
+        OwnerOnlyFile.Replace(path, Encoding.ASCII.GetBytes(text));
+    }
+
+    /// <summary>The authentic head, or null when it is missing, unreadable or its MAC does not verify.</summary>
+    internal static (long Seq, byte[] Hash)? ReadHead(string path, byte[] key)
+    {
+        try
+        {
+            if (!File.Exists(path) || new FileInfo(path).Length > 4096)
+            {
+                return null;
+            }
+
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            var root = doc.RootElement;
+            var seq = root.GetProperty("seq").GetInt64();
+            var hash = Convert.FromHexString(root.GetProperty("hash").GetString()!);
+            var mac = Convert.FromHexString(root.GetProperty("mac").GetString()!);
+            return CryptographicOperations.FixedTimeEquals(mac, HeadMac(key, seq, hash)) ? (seq, hash) : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException or FormatException or KeyNotFoundException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The seq and chain hash of the log's last line (0 and zeros for an empty log).</summary>
+    private static (long Seq, byte[] Hash) ReadTail(FileStream stream, string path)
+    {
+        if (stream.Length == 0)
+        {
+            return (0, new byte[32]);
+        }
+
+        var length = (int)Math.Min(stream.Length, TailBytes);
+        stream.Seek(-length, SeekOrigin.End);
+        var tail = new byte[length];
+        stream.ReadExactly(tail);
+        var text = Encoding.UTF8.GetString(tail).TrimEnd('\n');
+        var last = text[(text.LastIndexOf('\n') + 1)..];
+        try
+        {
+            using var doc = JsonDocument.Parse(last);
+            var seq = doc.RootElement.GetProperty("seq").GetInt64();
+            var prev = Convert.FromHexString(doc.RootElement.GetProperty("prev").GetString()!);
+            return (seq, Chain(prev, Encoding.UTF8.GetBytes(last)));
+        }
+        catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new IOException($"The audit log {path} ends with a damaged record; run 'hush audit verify' and move the file aside to start a new log.");
+        }
+    }
+}

@@ -1,0 +1,147 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Hush.Gateway.Security;
+
+namespace Hush.Gateway.Query.Audit;
+
+/// <summary>The outcome of <see cref="AuditReader.Verify"/>: how many records were checked and every problem found.</summary>
+internal sealed record AuditVerifyResult(long Records, IReadOnlyList<string> Problems)
+{
+    public bool Intact => Problems.Count == 0;
+}
+
+/// <summary>Reads and verifies the audit log of a data directory (for <c>hush audit</c> and <c>GET /api/hush/audit</c>).</summary>
+internal static class AuditReader
+{
+    /// <summary>Reports are cut after this many problems: one tampering usually breaks every later line.</summary>
+    private const int MaxProblems = 20;
+
+    /// <summary>
+    /// Walks the whole chain: every line parses, its seq follows the previous one, its prev is the hash of the chain
+    /// so far; then the head's MAC verifies under the audit key and the head names the last line.
+    /// </summary>
+    public static AuditVerifyResult Verify(string dataDir)
+    {
+        var problems = new List<string>();
+        var logPath = Path.Combine(AuditLog.DirectoryFor(dataDir), "audit.log");
+        var headPath = Path.Combine(AuditLog.DirectoryFor(dataDir), "audit.head");
+        var keyPath = AuditLog.KeyPathFor(dataDir);
+        if (!File.Exists(keyPath))
+        {
+            return new AuditVerifyResult(0, [$"the audit key {keyPath} is missing; the head cannot be authenticated"]);
+        }
+
+        var key = SecretFile.Read(keyPath, 32, "audit key");
+        var hash = new byte[32];
+        long seq = 0;
+        var lineNumber = 0;
+        if (File.Exists(logPath))
+        {
+            foreach (var line in File.ReadLines(logPath, Encoding.UTF8))
+            {
+                lineNumber++;
+                if (problems.Count >= MaxProblems)
+                {
+                    problems.Add("(further problems not listed)");
+                    break;
+                }
+
+                long recordSeq;
+                byte[] prev;
+                try
+                {
+                    using var doc = JsonDocument.Parse(line);
+                    recordSeq = doc.RootElement.GetProperty("seq").GetInt64();
+                    prev = Convert.FromHexString(doc.RootElement.GetProperty("prev").GetString()!);
+                }
+                catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
+                {
+                    problems.Add($"line {lineNumber}: not an audit record (edited or damaged)");
+                    hash = AuditLog.Chain(hash, Encoding.UTF8.GetBytes(line));
+                    seq++;
+                    continue;
+                }
+
+                if (recordSeq != seq + 1)
+                {
+                    problems.Add($"line {lineNumber}: record seq {recordSeq} where {seq + 1} was expected (a record was deleted, inserted or reordered)");
+                }
+
+                if (!CryptographicOperations.FixedTimeEquals(prev, hash))
+                {
+                    problems.Add($"line {lineNumber}: its prev hash does not match the chain (the record before it was edited, or records were deleted, inserted or reordered)");
+                }
+
+                // Resynchronize on the record's own prev, so one tampering is reported once, where it is.
+                hash = AuditLog.Chain(prev, Encoding.UTF8.GetBytes(line));
+                seq = recordSeq;
+            }
+        }
+
+        var head = AuditLog.ReadHead(headPath, key);
+        if (head is not { } h)
+        {
+            if (lineNumber > 0 || File.Exists(headPath))
+            {
+                problems.Add($"the head {headPath} is missing or its MAC does not verify under the audit key");
+            }
+        }
+        else if (h.Seq != seq || !CryptographicOperations.FixedTimeEquals(h.Hash, hash))
+        {
+            problems.Add(h.Seq > seq
+                ? $"the log ends at record {seq} but the authenticated head is at record {h.Seq}: records were deleted from the end"
+                : $"the log does not end where the authenticated head says (head at record {h.Seq}, log at {seq}): the log was edited, extended or rewritten");
+        }
+
+        CryptographicOperations.ZeroMemory(key);
+        return new AuditVerifyResult(lineNumber, problems);
+    }
+
+    /// <summary>
+    /// The last <paramref name="count"/> records (oldest first) matching the filters (each null for any), as parsed JSON
+    /// lines. A line that does not parse is skipped (verify reports it).
+    /// </summary>
+    public static List<JsonElement> Tail(string dataDir, int count, string? identity = null, string? action = null, string? tenant = null)
+    {
+        var logPath = Path.Combine(AuditLog.DirectoryFor(dataDir), "audit.log");
+        var result = new Queue<JsonElement>();
+        if (!File.Exists(logPath) || count <= 0)
+        {
+            return [];
+        }
+
+        using var stream = new FileStream(logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        while (reader.ReadLine() is { } line)
+        {
+            JsonElement record;
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                record = doc.RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                continue;
+            }
+
+            if ((identity is not null && !Is(record, "identity", identity)) || (action is not null && !Is(record, "action", action))
+                || (tenant is not null && !Is(record, "tenant", tenant)))
+            {
+                continue;
+            }
+
+            result.Enqueue(record);
+            if (result.Count > count)
+            {
+                result.Dequeue();
+            }
+        }
+
+        return [.. result];
+    }
+
+    private static bool Is(JsonElement record, string property, string value) =>
+        record.ValueKind == JsonValueKind.Object && record.TryGetProperty(property, out var p) && p.ValueKind == JsonValueKind.String && p.GetString() == value;
+}

@@ -1,0 +1,282 @@
+using System.Text;
+using Hush.Gateway.Query.Audit;
+using Hush.Gateway.Tests.Support;
+
+namespace Hush.Gateway.Tests.Query;
+
+/// <summary>The audit chain and its authenticated head: every kind of tampering is detected.</summary>
+public sealed class AuditLogTests : IDisposable
+{
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("hush-audit-").FullName;
+    private readonly ManualClock _clock = new(new DateTimeOffset(2031, 1, 2, 3, 4, 5, TimeSpan.Zero));
+
+    public void Dispose() => Directory.Delete(_dataDir, recursive: true);
+
+    private string LogPath => Path.Combine(AuditLog.DirectoryFor(_dataDir), "audit.log");
+
+    private string HeadPath => Path.Combine(AuditLog.DirectoryFor(_dataDir), "audit.head");
+
+    private void Write(int records)
+    {
+        var log = AuditLog.Open(_dataDir, _clock);
+        for (var i = 0; i < records; i++)
+        {
+            log.Append(Entry(i));
+            _clock.Advance(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    private static AuditEntry Entry(int i) => new()
+    {
+        Identity = "apikey:k" + i,
+        Tenant = "acme",
+        Action = "search",
+        Endpoint = "/api/search",
+        Parameters = [new("q", "{ }"), new("limit", i.ToString())],
+        Results = i,
+        Decision = AuditDecision.Allow,
+        Status = 200,
+    };
+
+    private List<string> Lines() => [.. File.ReadAllLines(LogPath)];
+
+    private void Save(IEnumerable<string> lines) => File.WriteAllText(LogPath, string.Join("\n", lines) + "\n");
+
+    [Fact]
+    public void Format_Version1_IsFrozen()
+    {
+        var line = AuditLog.Format(1, new DateTimeOffset(2031, 1, 2, 3, 4, 5, 678, TimeSpan.Zero), Entry(7) with { Reason = "why" }, new byte[32]);
+
+        Assert.Equal(
+            "{\"v\":1,\"seq\":1,\"time\":\"2031-01-02T03:04:05.678Z\",\"identity\":\"apikey:k7\",\"tenant\":\"acme\",\"action\":\"search\",\"endpoint\":\"/api/search\","
+            + "\"params\":{\"q\":\"{ }\",\"limit\":\"7\"},\"results\":7,\"decision\":\"allow\",\"status\":200,\"reason\":\"why\","
+            + "\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+            line);
+    }
+
+    [Fact]
+    public void Intact_AcrossReopens()
+    {
+        Write(3);
+        Write(2);
+
+        var result = AuditReader.Verify(_dataDir);
+
+        Assert.True(result.Intact, string.Join("; ", result.Problems));
+        Assert.Equal(5, result.Records);
+        Assert.Equal(Enumerable.Range(1, 5).Select(i => $"\"seq\":{i},"), Lines().Select(l => l.Split("\"time\"")[0][7..]));
+    }
+
+    [Fact]
+    public void EmptyDataDir_IntactWithNoRecords()
+    {
+        AuditLog.Open(_dataDir, _clock);
+
+        Assert.True(AuditReader.Verify(_dataDir).Intact);
+    }
+
+    [Fact]
+    public void EditedRecord_Detected()
+    {
+        Write(5);
+        var lines = Lines();
+        lines[2] = lines[2].Replace("\"results\":2", "\"results\":0", StringComparison.Ordinal);
+        Save(lines);
+
+        var result = AuditReader.Verify(_dataDir);
+
+        Assert.False(result.Intact);
+        Assert.Contains(result.Problems, p => p.StartsWith("line 4:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void EditedLastRecord_DetectedByTheHead()
+    {
+        Write(3);
+        var lines = Lines();
+        lines[2] = lines[2].Replace("\"decision\":\"allow\"", "\"decision\":\"deny\"", StringComparison.Ordinal);
+        Save(lines);
+
+        Assert.Contains(AuditReader.Verify(_dataDir).Problems, p => p.Contains("authenticated head", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void DeletedRecord_Detected()
+    {
+        Write(5);
+        var lines = Lines();
+        lines.RemoveAt(1);
+        Save(lines);
+
+        var result = AuditReader.Verify(_dataDir);
+
+        Assert.Contains(result.Problems, p => p.Contains("seq 3 where 2 was expected", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TruncatedLog_Detected()
+    {
+        Write(5);
+        Save(Lines().Take(3));
+
+        Assert.Contains(AuditReader.Verify(_dataDir).Problems, p => p.Contains("records were deleted from the end", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void InsertedRecord_WithARecomputedPrev_Detected()
+    {
+        Write(4);
+        var lines = Lines();
+
+        // A forger who knows the format: the right prev for its position, and every later seq renumbered.
+        var prev = AuditLog.Chain(AuditLog.Chain(new byte[32], Encoding.UTF8.GetBytes(lines[0])), Encoding.UTF8.GetBytes(lines[1]));
+        var forged = AuditLog.Format(3, _clock.GetUtcNow(), Entry(99), prev);
+        lines.Insert(2, forged);
+        for (var i = 3; i < lines.Count; i++)
+        {
+            lines[i] = lines[i].Replace($"\"seq\":{i},", $"\"seq\":{i + 1},", StringComparison.Ordinal);
+        }
+
+        Save(lines);
+
+        var result = AuditReader.Verify(_dataDir);
+
+        Assert.False(result.Intact);
+        Assert.Contains(result.Problems, p => p.StartsWith("line 4:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ReorderedRecords_Detected()
+    {
+        Write(4);
+        var lines = Lines();
+        (lines[1], lines[2]) = (lines[2], lines[1]);
+        Save(lines);
+
+        var result = AuditReader.Verify(_dataDir);
+
+        Assert.Contains(result.Problems, p => p.Contains("where 2 was expected", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RewrittenLogWithAConsistentChain_DetectedByTheHeadMac()
+    {
+        Write(3);
+
+        // Rebuild the whole chain with edited content: consistent, but the head's MAC needs the key.
+        var prev = new byte[32];
+        var rebuilt = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var line = AuditLog.Format(i + 1, _clock.GetUtcNow(), Entry(50 + i), prev);
+            rebuilt.Add(line);
+            prev = AuditLog.Chain(prev, Encoding.UTF8.GetBytes(line));
+        }
+
+        Save(rebuilt);
+        var forgedHead = $"{{\"v\":1,\"seq\":3,\"hash\":\"{Convert.ToHexStringLower(prev)}\",\"mac\":\"{new string('0', 64)}\"}}\n";
+        File.WriteAllText(HeadPath, forgedHead);
+
+        var result = AuditReader.Verify(_dataDir);
+
+        Assert.Contains(result.Problems, p => p.Contains("MAC does not verify", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void DeletedHead_Detected()
+    {
+        Write(2);
+        File.Delete(HeadPath);
+
+        Assert.False(AuditReader.Verify(_dataDir).Intact);
+    }
+
+    [Fact]
+    public void GarbageLine_Detected()
+    {
+        Write(3);
+        var lines = Lines();
+        lines[1] = "{not json";
+        Save(lines);
+
+        Assert.Contains(AuditReader.Verify(_dataDir).Problems, p => p.Contains("line 2: not an audit record", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ForgedAppend_NextWriterRecordsTheMismatch()
+    {
+        Write(2);
+        var lines = Lines();
+        var prev = AuditLog.Chain(AuditLog.Chain(new byte[32], Encoding.UTF8.GetBytes(lines[0])), Encoding.UTF8.GetBytes(lines[1]));
+        File.AppendAllText(LogPath, AuditLog.Format(3, _clock.GetUtcNow(), Entry(66), prev) + "\n");
+
+        Write(1);
+
+        var text = File.ReadAllText(LogPath);
+        Assert.Contains("\"action\":\"audit.head_mismatch\"", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TwoWriters_OnOneDataDir_KeepOneChain()
+    {
+        var server = AuditLog.Open(_dataDir, _clock);
+        var cli = AuditLog.Open(_dataDir, _clock);
+
+        server.Append(Entry(1));
+        cli.Append(Entry(2));
+        server.Append(Entry(3));
+        cli.Append(Entry(4));
+
+        var result = AuditReader.Verify(_dataDir);
+        Assert.True(result.Intact, string.Join("; ", result.Problems));
+        Assert.DoesNotContain("head_mismatch", File.ReadAllText(LogPath), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Files_AreOwnerOnly()
+    {
+        Write(1);
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(LogPath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(HeadPath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(AuditLog.KeyPathFor(_dataDir)));
+    }
+
+    [Fact]
+    public void Tail_FiltersByIdentityAndAction()
+    {
+        Write(5);
+
+        var tail = AuditReader.Tail(_dataDir, 2);
+        var one = AuditReader.Tail(_dataDir, 10, identity: "apikey:k3");
+        var none = AuditReader.Tail(_dataDir, 10, action: "resolve");
+
+        Assert.Equal([4L, 5L], tail.Select(r => r.GetProperty("seq").GetInt64()));
+        Assert.Equal(4, Assert.Single(one).GetProperty("seq").GetInt64());
+        Assert.Empty(none);
+    }
+
+    [Fact]
+    public void Redact_IsKeyedAndStable()
+    {
+        var log = AuditLog.Open(_dataDir, _clock);
+        var other = Directory.CreateTempSubdirectory("hush-audit-other-").FullName;
+        try
+        {
+            var elsewhere = AuditLog.Open(other, _clock);
+
+            Assert.Equal(log.Redact("jane@example.com"), log.Redact("jane@example.com"));
+            Assert.NotEqual(log.Redact("jane@example.com"), log.Redact("john@example.com"));
+            Assert.NotEqual(log.Redact("jane@example.com"), elsewhere.Redact("jane@example.com"));
+            Assert.Matches("^h:[0-9a-f]{12}$", log.Redact("x"));
+        }
+        finally
+        {
+            Directory.Delete(other, recursive: true);
+        }
+    }
+}

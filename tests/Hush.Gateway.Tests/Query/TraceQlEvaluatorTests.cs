@@ -1,0 +1,91 @@
+using Hush.Gateway.Query.TraceQl;
+
+namespace Hush.Gateway.Tests.Query;
+
+public sealed class TraceQlEvaluatorTests
+{
+    private static readonly TraceView Ok = new(QueryTestData.Trace(1));
+    private static readonly TraceView Failed = new(QueryTestData.Trace(2, service: "billing", error: true));
+
+    [Theory]
+    [InlineData("{}", 2)]
+    [InlineData("{ name = \"SELECT\" }", 1)]
+    [InlineData("{ name != \"SELECT\" }", 1)]
+    [InlineData("{ kind = server }", 1)]
+    [InlineData("{ kind != server }", 1)]
+    [InlineData("{ status = unset }", 2)]
+    [InlineData("{ status = error }", 0)]
+    [InlineData("{ duration > 50ms }", 1)]
+    [InlineData("{ duration >= 20ms }", 2)]
+    [InlineData("{ duration = 20ms }", 1)]
+    [InlineData("{ duration < 20ms }", 0)]
+    [InlineData("{ traceDuration = 100ms }", 2)]
+    [InlineData("{ traceDuration > 100ms }", 0)]
+    [InlineData("{ rootName = \"GET /checkout\" }", 2)]
+    [InlineData("{ rootServiceName = \"checkout\" }", 2)]
+    [InlineData("{ rootServiceName =~ \"check.*\" }", 2)]
+    [InlineData("{ span.http.status_code = 200 }", 1)]
+    [InlineData("{ span.http.status_code >= 200.0 }", 1)]
+    [InlineData("{ span.http.status_code = \"200\" }", 0)]
+    [InlineData("{ span.db.system = \"postgresql\" }", 1)]
+    [InlineData("{ span.db.system =~ \"post.*\" }", 1)]
+    [InlineData("{ span.db.system !~ \"post.*\" }", 0)]
+    [InlineData("{ span.db.system > \"mysql\" }", 1)]
+    [InlineData("{ span.retry = false }", 1)]
+    [InlineData("{ span.retry != true }", 1)]
+    [InlineData("{ span.db.system = nil }", 1)]
+    [InlineData("{ span.db.system != nil }", 1)]
+    [InlineData("{ span.missing = \"x\" }", 0)]
+    [InlineData("{ span.missing != \"x\" }", 0)]
+    [InlineData("{ resource.service.name = \"checkout\" }", 2)]
+    [InlineData("{ span.service.name = \"checkout\" }", 0)]
+    [InlineData("{ .service.name = \"checkout\" }", 2)]
+    [InlineData("{ .db.system = \"postgresql\" }", 1)]
+    [InlineData("{ .deployment.environment = \"prod\" && kind = client }", 1)]
+    [InlineData("{ name = \"SELECT\" || name = \"GET /checkout\" }", 2)]
+    [InlineData("{ (name = \"SELECT\" || kind = server) && duration < 50ms }", 1)]
+    [InlineData("{ name = \"SELECT\" && kind = server }", 0)]
+    public void Match_OnAKnownTrace_MatchesTheExpectedSpans(string query, int spans)
+    {
+        Assert.Equal(spans, TraceQlQuery.Parse(query).Match(Ok).Count);
+    }
+
+    [Fact]
+    public void Match_ErrorStatusAndMessage()
+    {
+        Assert.Single(TraceQlQuery.Parse("{ status = error }").Match(Failed));
+        Assert.Single(TraceQlQuery.Parse("{ statusMessage = \"deadlock\" }").Match(Failed));
+        Assert.Single(TraceQlQuery.Parse("{ status != unset }").Match(Failed));
+    }
+
+    [Fact]
+    public void TraceView_RootAndBounds()
+    {
+        Assert.Equal("GET /checkout", Ok.RootName);
+        Assert.Equal("checkout", Ok.RootServiceName);
+        Assert.Equal(100_000_000UL, Ok.DurationNanos);
+        Assert.Equal(QueryTestData.BaseNanos, Ok.StartUnixNano);
+    }
+
+    [Fact]
+    public void TraceView_NoRootSpan_UsesTempoPlaceholder()
+    {
+        var trace = QueryTestData.Trace(3);
+        trace.ResourceSpans[0].ScopeSpans[0].Spans.RemoveAt(0);
+
+        var view = new TraceView(trace);
+
+        Assert.Equal(TraceView.MissingRoot, view.RootName);
+        Assert.Equal(TraceView.MissingRoot, view.RootServiceName);
+        Assert.Empty(TraceQlQuery.Parse("{ rootServiceName = \"<root span not yet received>\" }").Hints);
+    }
+
+    [Fact]
+    public void IsServiceLevel_OnlyIntrinsicsAndServiceName()
+    {
+        Assert.True(TraceQlQuery.Parse("{ resource.service.name = \"a\" && status = error && duration > 1s }").IsServiceLevel);
+        Assert.True(TraceQlQuery.Parse("{ .service.name = \"a\" || name = \"x\" }").IsServiceLevel);
+        Assert.False(TraceQlQuery.Parse("{ span.user.email = \"x\" }").IsServiceLevel);
+        Assert.False(TraceQlQuery.Parse("{ span.service.name = \"x\" }").IsServiceLevel);
+    }
+}
