@@ -140,6 +140,9 @@ internal static class ServeCommand
             }
 
             await output.WriteLineAsync($"hush: admin listening on {server.AdminEndpoint} (/metrics, /healthz, /readyz)");
+            await output.WriteLineAsync($"hush: query API for Grafana's Tempo data source on {server.AdminEndpoint}"
+                + (loaded.Config.Query.Auth.Mode == QueryAuthMode.Dev ? " (dev mode: loopback requests without credentials read tenant 'dev' as engineer)" : string.Empty)
+                + "; create a key with 'hush apikey create --tenant NAME --role engineer'");
             await output.WriteLineAsync($"hush: exporting to {string.Join(", ", loaded.Config.Pipeline.Exporters.Select(e => e.Id))}");
             await output.WriteLineAsync(loaded.Config.Privacy.PolicyPath is { } policy
                 ? $"hush: privacy policy {policy} (reloaded on {(loaded.Config.Privacy.WatchPolicy ? "change and on " : string.Empty)}SIGHUP)"

@@ -163,6 +163,10 @@ public sealed class TraceQlParserTests
     [InlineData("{ span.email = \"" + Secret + "\" } >> { }")]
     [InlineData("{ duration = \"" + Secret + "\" }")]
     [InlineData("{ name = \"" + Secret)]
+    [InlineData("{ " + Secret + " = 1 }")]
+    [InlineData("{ span:" + Secret + " = 1 }")]
+    [InlineData("{ " + Secret + "(1) = 1 }")]
+    [InlineData(Secret + "(1)")]
     public void Parse_Error_NeverEchoesALiteral(string query)
     {
         var error = Assert.Throws<TraceQlException>(() => TraceQlQuery.Parse(query));

@@ -162,7 +162,7 @@ internal sealed class TraceQlParser
         var fieldToken = Take();
         if (Peek.Type == TokenType.LParen)
         {
-            throw Unsupported(Describe(fieldToken.Text) ?? $"function '{Shown(fieldToken.Text)}()'", fieldToken.Position);
+            throw Unsupported(Describe(fieldToken.Text) ?? "a function call", fieldToken.Position);
         }
 
         var field = ResolveField(fieldToken);
@@ -233,7 +233,7 @@ internal sealed class TraceQlParser
 
         if (text.Contains(':', StringComparison.Ordinal))
         {
-            throw Unsupported($"scoped intrinsics such as '{Shown(text)}' (write the unscoped intrinsic, e.g. name, status, duration)", token.Position);
+            throw Unsupported("scoped intrinsics such as span:name (write the unscoped intrinsic, e.g. name, status, duration)", token.Position);
         }
 
         return text switch
@@ -248,7 +248,7 @@ internal sealed class TraceQlParser
             "rootServiceName" => new TqlField(TqlFieldKind.RootServiceName, TqlScope.Span, text),
             _ when UnsupportedIntrinsics.Contains(text) => throw Unsupported($"'{text}' as a field", token.Position),
             _ => throw new TraceQlException(
-                $"unknown intrinsic '{Shown(text)}' at position {token.Position}; attributes need a scope: span.x, resource.x or .x"),
+                $"unknown intrinsic at position {token.Position}; attributes need a scope: span.x, resource.x or .x"),
         };
     }
 
@@ -374,9 +374,7 @@ internal sealed class TraceQlParser
         _ => null,
     };
 
+    /// <summary>Names the construct from a fixed vocabulary: nothing the caller typed is echoed, not even an identifier.</summary>
     private static TraceQlException Unsupported(string construct, int position) =>
         new($"unsupported TraceQL construct at position {position}: {construct}. Hush supports one spanset {{ ... }} with &&, ||, parentheses and comparisons");
-
-    /// <summary>Identifiers are names, not values, but a hostile one is shortened before it is echoed.</summary>
-    private static string Shown(string identifier) => identifier.Length <= 64 ? identifier : identifier[..64] + "...";
 }
