@@ -126,7 +126,7 @@ public sealed class HushServer : IAsyncDisposable
                 options.TimeProvider))
             .ToList();
         var pipeline = new TracePipeline(config.Pipeline.Id, ToPipelineOptions(config.Pipeline), privacy, [.. processors], exporters, metrics, loggerFactory, options.TimeProvider, store?.Journal);
-        var server = new HushServer(config, pipeline, privacy, processors, owned, metrics, logger) { Store = store?.Store };
+        var server = new HushServer(config, pipeline, privacy, processors, owned, metrics, logger) { Store = store?.Store, _journal = store?.Journal };
         try
         {
             await server.StartCoreAsync(options, loggerFactory, cancellationToken);
@@ -142,6 +142,9 @@ public sealed class HushServer : IAsyncDisposable
 
     /// <summary>The embedded store, when the pipeline exports to it (the query API reads it).</summary>
     public Hush.Store.Storage.TraceStore? Store { get; private init; }
+
+    /// <summary>The store's ingest journal (the pipeline writes it; the start replays what it held).</summary>
+    private Hush.Store.Journal.IngestJournal? _journal;
 
     /// <summary>The static token store the OTLP receivers check (<c>receivers.otlp.auth.token_file</c>).</summary>
     public TokenStore Tokens { get; private set; } = null!;
@@ -238,7 +241,7 @@ public sealed class HushServer : IAsyncDisposable
     /// <summary>Feeds what the journal held at start (accepted before a crash, not yet stored) through the pipeline, before the receivers open.</summary>
     private async Task ReplayJournalAsync(CancellationToken cancellationToken)
     {
-        if (_ownedExporters.OfType<Hush.Store.Storage.StoreExporter>().FirstOrDefault()?.Journal is not { RecoveredCount: > 0 } journal)
+        if (_journal is not { RecoveredCount: > 0 } journal)
         {
             return;
         }

@@ -42,7 +42,7 @@ public sealed class IngestJournal : IIngestJournal, IAsyncDisposable
 
     public const string DirectoryName = "journal";
 
-    private const int FileHeaderBytes = 16;
+    private const int FileHeaderBytes = DurableFile.HeaderBytes;
     private const int RecordPrefixBytes = 4 + 8 + 2;
 
     private static ReadOnlySpan<byte> FileMagic => "HUSHWAL1"u8;
@@ -95,14 +95,7 @@ public sealed class IngestJournal : IIngestJournal, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(keys);
         logger ??= NullLogger.Instance;
         var directory = Path.Combine(dataDirectory, DirectoryName);
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(directory);
-        }
-        else
-        {
-            Directory.CreateDirectory(directory, OwnerOnlyFile.DirectoryMode);
-        }
+        OwnerOnlyFile.CreateDirectory(directory);
 
         var leftOver = new List<(Generation, List<(long, int)>)>();
         long nextGeneration = 1, nextSequence = 1, total = 0;
@@ -316,19 +309,7 @@ public sealed class IngestJournal : IIngestJournal, IAsyncDisposable
     {
         var number = _nextGeneration++;
         var path = Path.Combine(_directory, number.ToString("x16", CultureInfo.InvariantCulture) + ".wal");
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.Read | FileShare.Delete, BufferSize = 0 };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = OwnerOnlyFile.FileMode;
-        }
-
-        var file = new FileStream(path, options);
-        Span<byte> header = stackalloc byte[FileHeaderBytes];
-        FileMagic.CopyTo(header);
-        BinaryPrimitives.WriteUInt64BigEndian(header[8..], (ulong)number);
-        file.Write(header);
-        file.Flush(flushToDisk: true);
-        DurableFile.FlushDirectory(_directory);
+        var file = DurableFile.CreateWithHeader(path, FileMagic, (ulong)number, FileShare.Read | FileShare.Delete);
         _file = file;
         _current = new Generation(path, number, FileHeaderBytes);
         Interlocked.Add(ref _totalBytes, FileHeaderBytes);

@@ -16,9 +16,12 @@ internal static class OwnerOnlyFile
     private const UnixFileMode OthersMask = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
-    public static void EnsureDirectory(string path)
+    /// <summary>Creates the directory holding <paramref name="path"/> (and its parents), owner-only.</summary>
+    public static void EnsureDirectory(string path) => CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+
+    /// <summary>Creates <paramref name="directory"/> (and its parents), owner-only; an existing one is left as it is.</summary>
+    public static void CreateDirectory(string directory)
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (OperatingSystem.IsWindows())
         {
             Directory.CreateDirectory(directory);

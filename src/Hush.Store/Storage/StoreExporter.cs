@@ -40,9 +40,10 @@ public sealed partial class StoreExporter : ISpanExporter
         _failed = PipelineMetrics.ExporterSpansFailed(metrics);
         _retentionSpans = metrics.Counter("hush_store_retention_spans_removed_total", "Spans the retention job removed.").WithLabels();
         _retentionFailures = metrics.Counter("hush_store_retention_failures_total", "Retention runs that failed (see the log).").WithLabels();
-        metrics.Gauge("hush_store_spans_written_total", "Spans written to the store since start.", () => store.SpansWritten);
-        metrics.Gauge("hush_store_blocks_written_total", "Blocks written to the store since start.", () => store.BlocksWritten);
-        metrics.Gauge("hush_store_bytes_written_total", "Bytes of blocks written to the store since start.", () => store.BytesWritten);
+        // Totals kept by the store, read at scrape time: counters, not gauges.
+        metrics.ObservedCounter("hush_store_spans_written_total", "Spans written to the store since start.", [], () => [new([], store.SpansWritten)]);
+        metrics.ObservedCounter("hush_store_blocks_written_total", "Blocks written to the store since start.", [], () => [new([], store.BlocksWritten)]);
+        metrics.ObservedCounter("hush_store_bytes_written_total", "Bytes of blocks written to the store since start.", [], () => [new([], store.BytesWritten)]);
         if (journal is not null)
         {
             metrics.Gauge("hush_journal_bytes", "Bytes of ingest journal files on disk (accepted, not yet through every exporter).", () => journal.TotalBytes);

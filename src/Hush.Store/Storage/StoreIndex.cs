@@ -170,14 +170,7 @@ internal sealed class StoreIndex : IDisposable
                 drop.ExecuteNonQuery();
             }
 
-            using var insert = Command(tx, "INSERT INTO removals(tenant, at, kind, blocks, spans, mac) VALUES ($t, $at, $kind, $blocks, $spans, $mac)");
-            insert.Parameters.AddWithValue("$t", tenant);
-            insert.Parameters.AddWithValue("$at", removal.AtUnixMs);
-            insert.Parameters.AddWithValue("$kind", removal.Kind);
-            insert.Parameters.AddWithValue("$blocks", removal.Blocks);
-            insert.Parameters.AddWithValue("$spans", removal.Spans);
-            insert.Parameters.AddWithValue("$mac", removal.Mac);
-            insert.ExecuteNonQuery();
+            InsertRemoval(tx, tenant, removal);
             tx.Commit();
         }
     }
@@ -196,14 +189,7 @@ internal sealed class StoreIndex : IDisposable
 
             if (removal is not null)
             {
-                using var insert = Command(tx, "INSERT INTO removals(tenant, at, kind, blocks, spans, mac) VALUES ($t, $at, $kind, $blocks, $spans, $mac)");
-                insert.Parameters.AddWithValue("$t", tenant);
-                insert.Parameters.AddWithValue("$at", removal.AtUnixMs);
-                insert.Parameters.AddWithValue("$kind", removal.Kind);
-                insert.Parameters.AddWithValue("$blocks", removal.Blocks);
-                insert.Parameters.AddWithValue("$spans", removal.Spans);
-                insert.Parameters.AddWithValue("$mac", removal.Mac);
-                insert.ExecuteNonQuery();
+                InsertRemoval(tx, tenant, removal);
             }
 
             tx.Commit();
@@ -305,6 +291,18 @@ internal sealed class StoreIndex : IDisposable
         {
             _connection.Dispose();
         }
+    }
+
+    private void InsertRemoval(SqliteTransaction tx, string tenant, RemovalRow removal)
+    {
+        using var insert = Command(tx, "INSERT INTO removals(tenant, at, kind, blocks, spans, mac) VALUES ($t, $at, $kind, $blocks, $spans, $mac)");
+        insert.Parameters.AddWithValue("$t", tenant);
+        insert.Parameters.AddWithValue("$at", removal.AtUnixMs);
+        insert.Parameters.AddWithValue("$kind", removal.Kind);
+        insert.Parameters.AddWithValue("$blocks", removal.Blocks);
+        insert.Parameters.AddWithValue("$spans", removal.Spans);
+        insert.Parameters.AddWithValue("$mac", removal.Mac);
+        insert.ExecuteNonQuery();
     }
 
     private void SaveHead(SqliteTransaction tx, string tenant, SignedChainHead head)

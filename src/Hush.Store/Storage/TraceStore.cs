@@ -52,7 +52,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
 {
     public const string TenantsDirectory = "tenants";
 
-    private const int SegmentHeaderBytes = 16;
+    private const int SegmentHeaderBytes = DurableFile.HeaderBytes;
 
     private static ReadOnlySpan<byte> SegmentMagic => "HUSHSEG1"u8;
 
@@ -103,8 +103,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(dataDirectory);
         ArgumentNullException.ThrowIfNull(kek);
         dataDirectory = Path.GetFullPath(dataDirectory);
-        CreatePrivateDirectory(dataDirectory);
-        CreatePrivateDirectory(Path.Combine(dataDirectory, TenantsDirectory));
+        OwnerOnlyFile.CreateDirectory(dataDirectory);
+        OwnerOnlyFile.CreateDirectory(Path.Combine(dataDirectory, TenantsDirectory));
         var copy = KeyMaterial.Copy(kek.Span);
         var keys = KeyRing.Open(dataDirectory, copy, time);
         StoreIndex index;
@@ -211,6 +211,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
         // Newest first by latest span end: a trace may end later in another block than the one it is found in, so found
         // traces wait until no block still to read ends later (blocks come by their latest end, newest first).
         var ready = new PriorityQueue<TraceRequest, long>(Comparer<long>.Create((a, b) => b.CompareTo(a)));
+
+        // Every trace of a block is assembled from that block and its neighbours: decode each once, not once per trace.
+        var decoded = new BlockCache(this);
         for (var i = 0; i < rows.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -218,7 +221,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
             // The hints of a trace may hold in different blocks of it: a block is read when it may hold any hint, and a
             // trace found there is kept when every hint may hold in one of its blocks.
-            if ((scan.Hints.Count == 0 || scan.Hints.Any(h => TermFilter.MightContain(row.Bloom, h, key))) && ReadBlock(row) is { } block)
+            if ((scan.Hints.Count == 0 || scan.Hints.Any(h => TermFilter.MightContain(row.Bloom, h, key))) && decoded.Read(row) is { } block)
             {
                 foreach (var span in Spans(block))
                 {
@@ -228,7 +231,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
                     }
 
                     var traceRows = _index.BlocksOfTrace(tenant, key.TraceToken(span.TraceId), start, end);
-                    if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, key))) && Assemble(span.TraceId, traceRows) is { } trace)
+                    if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, key))) && Assemble(span.TraceId, traceRows, decoded.Read) is { } trace)
                     {
                         ready.Enqueue(trace, LatestEnd(trace));
                     }
@@ -513,18 +516,6 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
     private static long? ToNanos(DateTimeOffset? t) => t is { } v ? (v.ToUnixTimeMilliseconds() * 1_000_000L) + (v.Ticks % TimeSpan.TicksPerMillisecond * 100) : null;
 
-    private static void CreatePrivateDirectory(string path)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(path);
-        }
-        else
-        {
-            Directory.CreateDirectory(path, OwnerOnlyFile.DirectoryMode);
-        }
-    }
-
     private IndexKey IndexKeyOf(string tenant) => State(tenant).IndexKey;
 
     private TenantState State(string tenant)
@@ -566,28 +557,44 @@ public sealed class TraceStore : ITraceReader, IDisposable
         foreach (var segment in segments)
         {
             var path = state.SegmentPath(segment);
-            var bytes = File.ReadAllBytes(path);
             var from = indexedEnd.TryGetValue(segment, out var e) ? e : SegmentHeaderBytes;
+
+            // Only the header and what follows the last indexed block: a start must not read the whole store.
+            var header = new byte[SegmentHeaderBytes];
+            byte[] tail;
+            long fileLength;
+            using (var handle = File.OpenHandle(path))
+            {
+                fileLength = RandomAccess.GetLength(handle);
+                var headerRead = RandomAccess.Read(handle, header, 0);
+                tail = new byte[Math.Max(0, fileLength - from)];
+                if (headerRead < header.Length || RandomAccess.Read(handle, tail, from) < tail.Length)
+                {
+                    header = [];
+                }
+            }
+
             var good = from;
             var recovered = new List<(BlockRow, IReadOnlyCollection<byte[]>)>();
-            if (bytes.Length >= SegmentHeaderBytes && bytes.AsSpan(0, 8).SequenceEqual(SegmentMagic))
+            if (header.Length == SegmentHeaderBytes && header.AsSpan(0, 8).SequenceEqual(SegmentMagic))
             {
-                foreach (var (offset, block) in Frames(bytes, (int)from))
+                foreach (var (relative, block) in Frames(tail, 0))
                 {
-                    var parsed = BlockHeader.TryRead(block.Span, out var header, out _);
-                    if (!parsed || header.Sequence != state.NextSequence
-                        || !BlockCodec.TryDecode(block.Span, Keys, new BlockPosition(state.Tenant, segment, header.Sequence), out var traces, out _))
+                    var offset = from + relative;
+                    var parsed = BlockHeader.TryRead(block.Span, out var blockHeader, out _);
+                    if (!parsed || blockHeader.Sequence != state.NextSequence
+                        || !BlockCodec.TryDecode(block.Span, Keys, new BlockPosition(state.Tenant, segment, blockHeader.Sequence), out var traces, out _))
                     {
                         // A crash tears only the block being written, which has the next sequence; a whole block of
                         // another sequence was put there: left in place for Verify to report, not cut off.
-                        good = parsed && header.Sequence != state.NextSequence ? bytes.Length : good;
+                        good = parsed && blockHeader.Sequence != state.NextSequence ? fileLength : good;
                         break;
                     }
 
                     var stats = BlockStats.Of(traces, state.IndexKey);
                     state.Chain.Append(block.Span);
                     state.NextSequence++;
-                    recovered.Add((stats.Row(state.Tenant, segment, header.Sequence, offset, block.Length, HashChain.Digest(block.Span), _time), stats.TraceTokens));
+                    recovered.Add((stats.Row(state.Tenant, segment, blockHeader.Sequence, offset, block.Length, HashChain.Digest(block.Span), _time), stats.TraceTokens));
                     good = offset + block.Length;
                 }
             }
@@ -595,7 +602,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
             {
                 // Not a segment header: a crash leaves at most a short header on a file without blocks, anything else
                 // is corruption or tampering. Leave the file: its indexed blocks stay readable, Verify reports the rest.
-                good = bytes.Length;
+                good = fileLength;
             }
 
             if (recovered.Count > 0)
@@ -604,9 +611,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 Log.BlocksRecovered(_logger, state.Tenant, recovered.Count);
             }
 
-            if (good < bytes.Length && segment == state.Segment)
+            if (good < fileLength && segment == state.Segment)
             {
-                Log.SegmentTornTail(_logger, state.Tenant, segment, bytes.Length - good);
+                Log.SegmentTornTail(_logger, state.Tenant, segment, fileLength - good);
                 using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
                 file.SetLength(Math.Max(good, 0));
                 file.Flush(flushToDisk: true);
@@ -760,17 +767,17 @@ public sealed class TraceStore : ITraceReader, IDisposable
     private TraceRequest? FindTrace(string tenant, TraceId traceId, long? start, long? end)
     {
         var state = State(tenant);
-        return Assemble(traceId, _index.BlocksOfTrace(tenant, state.IndexKey.TraceToken(traceId), start, end));
+        return Assemble(traceId, _index.BlocksOfTrace(tenant, state.IndexKey.TraceToken(traceId), start, end), ReadBlock);
     }
 
-    /// <summary>The spans of <paramref name="traceId"/> in <paramref name="rows"/>, each once; null when there is none.</summary>
-    private TraceRequest? Assemble(TraceId traceId, IReadOnlyList<BlockRow> rows)
+    /// <summary>The spans of <paramref name="traceId"/> in <paramref name="rows"/> (blocks read by <paramref name="read"/>), each once; null when there is none.</summary>
+    private static TraceRequest? Assemble(TraceId traceId, IReadOnlyList<BlockRow> rows, Func<BlockRow, TraceRequest?> read)
     {
         var result = new TraceRequest();
         var seen = new HashSet<SpanId>();
         foreach (var row in rows)
         {
-            if (ReadBlock(row) is not { } block)
+            if (read(row) is not { } block)
             {
                 continue;
             }
@@ -993,6 +1000,33 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
     internal static string SegmentName(ulong segment) => segment.ToString("x16", CultureInfo.InvariantCulture) + ".seg";
 
+    /// <summary>
+    /// The blocks one scan has decoded, so a block holding many traces is decrypted once. Bounded: when full it starts
+    /// over (a scan reads blocks newest first, so what it needs next is mostly what it read last). Read-only use: the
+    /// traces assembled from it share the blocks' resource and scope objects.
+    /// </summary>
+    private sealed class BlockCache(TraceStore store)
+    {
+        private const int Capacity = 32;
+
+        private readonly Dictionary<long, TraceRequest?> _blocks = [];
+
+        public TraceRequest? Read(BlockRow row)
+        {
+            if (_blocks.TryGetValue(row.Id, out var block))
+            {
+                return block;
+            }
+
+            if (_blocks.Count >= Capacity)
+            {
+                _blocks.Clear();
+            }
+
+            return _blocks[row.Id] = store.ReadBlock(row);
+        }
+    }
+
     /// <summary>What the index records of a block, computed before the tenant lock is taken.</summary>
     private sealed class BlockStats
     {
@@ -1069,21 +1103,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 return _file;
             }
 
-            CreatePrivateDirectory(Directory);
+            OwnerOnlyFile.CreateDirectory(Directory);
             Segment++;
-            var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0 };
-            if (!OperatingSystem.IsWindows())
-            {
-                fileOptions.UnixCreateMode = OwnerOnlyFile.FileMode;
-            }
-
-            var file = new FileStream(SegmentPath(Segment), fileOptions);
-            Span<byte> header = stackalloc byte[SegmentHeaderBytes];
-            SegmentMagic.CopyTo(header);
-            BinaryPrimitives.WriteUInt64BigEndian(header[8..], Segment);
-            file.Write(header);
-            file.Flush(flushToDisk: true);
-            DurableFile.FlushDirectory(Directory);
+            var file = DurableFile.CreateWithHeader(SegmentPath(Segment), SegmentMagic, Segment, FileShare.ReadWrite | FileShare.Delete);
             _file = file;
             _openedAt = time.GetUtcNow();
             return file;
