@@ -1,14 +1,18 @@
 using BenchmarkDotNet.Attributes;
+using Hush.Cli.Loadgen;
 using Hush.Otlp;
 using Hush.Store;
 
 namespace Hush.Benchmarks;
 
 /// <summary>
-/// The store's write path for one 512-span request (the <see cref="OtlpCodecBenchmarks"/> mix): OTLP encode,
-/// Brotli, AES-256-GCM, then the hash-chain link. Spans per second per core = 512 / mean. Bytes per stored
-/// span vs raw OTLP bytes per span are printed once at setup (BenchmarkDotNet's log). The index is not built
-/// yet, so this is an upper bound for the 200,000 spans/s target. Shared 2-core machine: read Min.
+/// The store's write path for one 512-span request: OTLP encode, Brotli, AES-256-GCM, the hash-chain link, and
+/// (<see cref="StoreAppend"/>) the whole of it with the keyed index and the fsync. Two mixes: the
+/// <see cref="OtlpCodecBenchmarks"/> request, where every span is a trace of its own and carries eight
+/// high-cardinality values (the worst case for the trace index and the Bloom filters), and the traffic of
+/// <c>hush loadgen</c> (<see cref="SpanMixGenerator"/>: traces of 3 to 10 spans over 5 services), already
+/// scrubbed (no planted PII). Spans per second per core = 512 / mean. Bytes per stored span vs raw OTLP bytes per
+/// span are printed once at setup (BenchmarkDotNet's log). Shared 2-core machine: read Min.
 /// </summary>
 [MemoryDiagnoser]
 [MinColumn]
@@ -18,6 +22,8 @@ public class StoreWriteBenchmarks
     private const int SpanCount = 512;
 
     private TraceRequest _request = null!;
+    private TraceRequest[] _traffic = null!;
+    private int _next;
     private KeyMaterial _kek = null!;
     private DataKey _key = null!;
     private HashChain _chain = null!;
@@ -31,6 +37,8 @@ public class StoreWriteBenchmarks
     public void Setup()
     {
         _request = OtlpCodecBenchmarks.BuildRequest(SpanCount);
+        var generator = new SpanMixGenerator(seed: 42, services: 5, piiRatio: 0);
+        _traffic = [.. Enumerable.Range(0, 32).Select(_ => generator.NextRequest(SpanCount))];
         _directory = Path.Combine(Path.GetTempPath(), "hush-bench-" + Guid.NewGuid().ToString("N"));
         _kek = KeyMaterial.Copy(new byte[KeyMaterial.KeyBytes]);
         _ring = KeyRing.Open(_directory, _kek);
@@ -68,4 +76,8 @@ public class StoreWriteBenchmarks
     /// <summary>The whole write path of the store: pack, index stats and keyed Bloom filter, encode + compress + encrypt, append, fsync, chain, SQLite index.</summary>
     [Benchmark]
     public void StoreAppend() => _store.Append("bench", _request);
+
+    /// <summary>The whole write path for a request of <c>hush loadgen</c>'s traffic (32 requests in turn, so trace ids vary).</summary>
+    [Benchmark]
+    public void StoreAppendTrafficMix() => _store.Append("traffic", _traffic[_next++ % _traffic.Length]);
 }

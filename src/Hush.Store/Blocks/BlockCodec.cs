@@ -5,6 +5,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using Hush.Otlp;
+using Hush.Pipeline.Implementation;
 
 namespace Hush.Store;
 
@@ -50,31 +51,33 @@ public static class BlockCodec
             throw new ArgumentException($"Data key {key.Id} belongs to tenant {key.Tenant}, not {position.Tenant}.", nameof(key));
         }
 
-        var plaintextLength = OtlpProtobuf.GetEncodedSize(request);
-        if (plaintextLength is 0 or > BlockHeader.MaxPlaintextBytes)
-        {
-            throw new ArgumentException($"A block holds 1 to {BlockHeader.MaxPlaintextBytes} bytes of OTLP, not {plaintextLength}.", nameof(request));
-        }
-
-        var plaintext = ArrayPool<byte>.Shared.Rent(plaintextLength);
+        // One sizing pass: the encoder asks the writer once for the exact size, then fills it.
+        var plaintext = new PooledBufferWriter();
         byte[]? compressed = null;
+        var compressedLength = 0;
         try
         {
-            OtlpProtobuf.Encode(request, plaintext.AsSpan(0, plaintextLength));
-            ReadOnlySpan<byte> payload = plaintext.AsSpan(0, plaintextLength);
+            OtlpProtobuf.Encode(request, plaintext);
+            var plaintextLength = plaintext.WrittenCount;
+            if (plaintextLength is 0 or > BlockHeader.MaxPlaintextBytes)
+            {
+                throw new ArgumentException($"A block holds 1 to {BlockHeader.MaxPlaintextBytes} bytes of OTLP, not {plaintextLength}.", nameof(request));
+            }
+
+            ReadOnlySpan<byte> payload = plaintext.WrittenMemory.Span;
             var compression = BlockCompression.None;
             if (compress)
             {
                 compressed = ArrayPool<byte>.Shared.Rent(BrotliEncoder.GetMaxCompressedLength(plaintextLength));
-                if (BrotliEncoder.TryCompress(payload, compressed, out var written, BrotliQuality, BrotliWindow) && written < plaintextLength)
+                if (BrotliEncoder.TryCompress(payload, compressed, out compressedLength, BrotliQuality, BrotliWindow) && compressedLength < plaintextLength)
                 {
-                    payload = compressed.AsSpan(0, written);
+                    payload = compressed.AsSpan(0, compressedLength);
                     compression = BlockCompression.Brotli;
                 }
             }
 
             var header = new BlockHeader(BlockHeader.CurrentVersion, compression, key.Id, position.Sequence, plaintextLength, payload.Length);
-            var block = new byte[header.TotalLength];
+            var block = GC.AllocateUninitializedArray<byte>(header.TotalLength);
             header.WriteFields(block);
             nonce.CopyTo(block.AsSpan(BlockHeader.NonceOffset, BlockHeader.NonceBytes));
             Encrypt(block, key, position, payload);
@@ -82,11 +85,12 @@ public static class BlockCodec
         }
         finally
         {
-            // Buffers that held telemetry are cleared before they go back to the pool.
-            ArrayPool<byte>.Shared.Return(plaintext, clearArray: true);
+            // Buffers that held telemetry are cleared (as far as they were used) before they go back to the pool.
+            plaintext.Dispose();
             if (compressed is not null)
             {
-                ArrayPool<byte>.Shared.Return(compressed, clearArray: true);
+                CryptographicOperations.ZeroMemory(compressed.AsSpan(0, Math.Min(compressedLength, compressed.Length)));
+                ArrayPool<byte>.Shared.Return(compressed);
             }
         }
     }

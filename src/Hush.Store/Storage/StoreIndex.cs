@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Microsoft.Data.Sqlite;
 
 namespace Hush.Store.Storage;
@@ -30,6 +31,15 @@ internal sealed record RemovalRow(long Id, string Tenant, long AtUnixMs, string 
 /// (HMAC of the trace id under the tenant's index key), the chain heads and the removal records. No service name,
 /// span name or attribute value is ever written here, not even hashed without a key.
 /// <para>
+/// Trace tokens are written twice, each time as an append: with their block (a blob per row), and when the segment
+/// is complete, sorted into <c>trace_keys</c> — rows keyed by (tenant, segment, bucket), a bucket being the first
+/// <c>bits</c> bits of the token (chosen per segment for about 64 keys a bucket), each row a blob of sorted
+/// <c>token[16] | sequence u64 BE</c> entries. A row per trace, filled block by block, would put every trace of a
+/// request on a random page of one large B-tree and commit each of those pages again to the WAL; buckets make a
+/// sealed segment a run of rows at the end of the tenant's key range, and a lookup one row per segment. Tokens of
+/// the open segment are looked up in memory (<see cref="OpenTraceKeys"/>); a segment listed in <c>sealed</c> here.
+/// </para>
+/// <para>
 /// The segment files are the source of truth: a block written but not yet indexed (a crash between the two) is
 /// indexed again from its segment at start. So the index commits with <c>synchronous=NORMAL</c>. One connection,
 /// one lock: SQLite has a single writer anyway.
@@ -53,20 +63,45 @@ internal sealed class StoreIndex : IDisposable
             digest BLOB NOT NULL,
             bloom BLOB NOT NULL,
             removed INTEGER NOT NULL DEFAULT 0,
-            written INTEGER NOT NULL);
+            written INTEGER NOT NULL,
+            traces BLOB);
         CREATE UNIQUE INDEX IF NOT EXISTS blocks_seq ON blocks(tenant, seq);
         CREATE INDEX IF NOT EXISTS blocks_time ON blocks(tenant, max_end);
         CREATE INDEX IF NOT EXISTS blocks_segment ON blocks(tenant, segment);
-        CREATE TABLE IF NOT EXISTS traces(token BLOB NOT NULL, block INTEGER NOT NULL, PRIMARY KEY(token, block)) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS traces_block ON traces(block);
+        CREATE TABLE IF NOT EXISTS trace_keys(tenant TEXT NOT NULL, segment INTEGER NOT NULL, bucket INTEGER NOT NULL, entries BLOB NOT NULL, PRIMARY KEY(tenant, segment, bucket)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS sealed(tenant TEXT NOT NULL, segment INTEGER NOT NULL, bits INTEGER NOT NULL, PRIMARY KEY(tenant, segment)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS chains(tenant TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seq INTEGER NOT NULL, head BLOB NOT NULL, mac BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS removals(id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, blocks TEXT NOT NULL, spans INTEGER NOT NULL, mac BLOB NOT NULL);
         """;
 
+    /// <summary>The columns of a <see cref="BlockRow"/>, in its order (the trace token blob is read only when sealing).</summary>
+    private const string BlockColumns = "b.id, b.tenant, b.segment, b.seq, b.offset, b.length, b.min_start, b.max_end, b.spans, b.digest, b.bloom, b.removed, b.written";
+
+    /// <summary>Bucket rows written per transaction when sealing: queries and appends wait for one chunk, not a segment.</summary>
+    private const int SealChunkRows = 1024;
+
+    /// <summary>About this many keys per bucket row: a lookup reads one row of ~1.5 KB per sealed segment.</summary>
+    private const int KeysPerBucket = 64;
+
+    /// <summary>At most 2^20 buckets per segment.</summary>
+    private const int MaxBucketBits = 20;
+
+    private const int EntryBytes = IndexKey.TraceTokenBytes + 8;
+
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
 
-    private StoreIndex(SqliteConnection connection) => _connection = connection;
+    private StoreIndex(SqliteConnection connection, bool legacyTraces)
+    {
+        _connection = connection;
+        HasLegacyTraceTable = legacyTraces;
+    }
+
+    /// <summary>
+    /// True for an index written before <c>trace_keys</c>: its trace tokens sit in a <c>traces</c> table, read once to
+    /// seal every segment, then dropped (<see cref="DropLegacyTraceTable"/>).
+    /// </summary>
+    public bool HasLegacyTraceTable { get; private set; }
 
     public Lock SyncRoot => _lock;
 
@@ -81,6 +116,7 @@ internal sealed class StoreIndex : IDisposable
             File.SetUnixFileMode(path, OwnerOnlyFile.FileMode);
         }
 
+        StoreIndex index;
         try
         {
             using (var pragma = connection.CreateCommand())
@@ -89,9 +125,19 @@ internal sealed class StoreIndex : IDisposable
                 pragma.ExecuteNonQuery();
             }
 
+            var legacy = Scalar(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'traces'") > 0;
+            var hadBlocks = Scalar(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'blocks'") > 0;
+            if (hadBlocks && Scalar(connection, "SELECT count(*) FROM pragma_table_info('blocks') WHERE name = 'traces'") == 0)
+            {
+                using var alter = connection.CreateCommand();
+                alter.CommandText = "ALTER TABLE blocks ADD COLUMN traces BLOB";
+                alter.ExecuteNonQuery();
+            }
+
             using var schema = connection.CreateCommand();
             schema.CommandText = Schema;
             schema.ExecuteNonQuery();
+            index = new StoreIndex(connection, legacy);
         }
         catch
         {
@@ -100,17 +146,16 @@ internal sealed class StoreIndex : IDisposable
             throw;
         }
 
-        return new StoreIndex(connection);
+        return index;
     }
 
-    /// <summary>Adds blocks with their trace tokens and the tenant's new chain head, in one transaction.</summary>
+    /// <summary>Adds blocks with their trace tokens (a blob per block) and the tenant's new chain head, in one transaction.</summary>
     public void AddBlocks(string tenant, IReadOnlyList<(BlockRow Row, IReadOnlyCollection<byte[]> TraceTokens)> blocks, SignedChainHead head)
     {
         lock (_lock)
         {
             using var tx = _connection.BeginTransaction();
-            using var insertBlock = Command(tx, "INSERT INTO blocks(tenant, segment, seq, offset, length, min_start, max_end, spans, digest, bloom, written) VALUES ($t, $seg, $seq, $off, $len, $min, $max, $spans, $digest, $bloom, $written) RETURNING id");
-            using var insertTrace = Command(tx, "INSERT OR IGNORE INTO traces(token, block) VALUES ($token, $block)");
+            using var insertBlock = Command(tx, "INSERT INTO blocks(tenant, segment, seq, offset, length, min_start, max_end, spans, digest, bloom, written, traces) VALUES ($t, $seg, $seq, $off, $len, $min, $max, $spans, $digest, $bloom, $written, $traces)");
             var pTenant = insertBlock.Parameters.Add("$t", SqliteType.Text);
             var pSeg = insertBlock.Parameters.Add("$seg", SqliteType.Integer);
             var pSeq = insertBlock.Parameters.Add("$seq", SqliteType.Integer);
@@ -122,8 +167,7 @@ internal sealed class StoreIndex : IDisposable
             var pDigest = insertBlock.Parameters.Add("$digest", SqliteType.Blob);
             var pBloom = insertBlock.Parameters.Add("$bloom", SqliteType.Blob);
             var pWritten = insertBlock.Parameters.Add("$written", SqliteType.Integer);
-            var pToken = insertTrace.Parameters.Add("$token", SqliteType.Blob);
-            var pBlock = insertTrace.Parameters.Add("$block", SqliteType.Integer);
+            var pTraces = insertBlock.Parameters.Add("$traces", SqliteType.Blob);
             foreach (var (row, tokens) in blocks)
             {
                 pTenant.Value = tenant;
@@ -137,13 +181,8 @@ internal sealed class StoreIndex : IDisposable
                 pDigest.Value = row.Digest;
                 pBloom.Value = row.Bloom;
                 pWritten.Value = row.WrittenUnixMs;
-                var id = (long)insertBlock.ExecuteScalar()!;
-                pBlock.Value = id;
-                foreach (var token in tokens)
-                {
-                    pToken.Value = token;
-                    insertTrace.ExecuteNonQuery();
-                }
+                pTraces.Value = Concat(tokens);
+                insertBlock.ExecuteNonQuery();
             }
 
             SaveHead(tx, tenant, head);
@@ -151,23 +190,32 @@ internal sealed class StoreIndex : IDisposable
         }
     }
 
-    /// <summary>Marks blocks removed, drops their trace tokens, records the signed removal, in one transaction.</summary>
-    public void MarkRemoved(string tenant, IReadOnlyCollection<long> blockIds, RemovalRow removal)
+    /// <summary>
+    /// Marks blocks removed (dropping their filters and trace tokens), forgets the trace keys of
+    /// <paramref name="deletedSegments"/> (whole segments gone), records the signed removal, in one transaction.
+    /// Trace keys of a removed block in a kept segment stay: lookups join live blocks only.
+    /// </summary>
+    public void MarkRemoved(string tenant, IReadOnlyCollection<long> blockIds, RemovalRow removal, IReadOnlyCollection<ulong>? deletedSegments = null)
     {
         lock (_lock)
         {
             using var tx = _connection.BeginTransaction();
-            using var mark = Command(tx, "UPDATE blocks SET removed = 1, bloom = x'' WHERE id = $id AND tenant = $t");
-            using var drop = Command(tx, "DELETE FROM traces WHERE block = $id");
+            using var mark = Command(tx, "UPDATE blocks SET removed = 1, bloom = x'', traces = NULL WHERE id = $id AND tenant = $t");
             var pMark = mark.Parameters.Add("$id", SqliteType.Integer);
             mark.Parameters.AddWithValue("$t", tenant);
-            var pDrop = drop.Parameters.Add("$id", SqliteType.Integer);
             foreach (var id in blockIds)
             {
                 pMark.Value = id;
                 mark.ExecuteNonQuery();
-                pDrop.Value = id;
-                drop.ExecuteNonQuery();
+            }
+
+            using var forget = Command(tx, "DELETE FROM trace_keys WHERE tenant = $t AND segment = $s; DELETE FROM sealed WHERE tenant = $t AND segment = $s;");
+            forget.Parameters.AddWithValue("$t", tenant);
+            var pSegment = forget.Parameters.Add("$s", SqliteType.Integer);
+            foreach (var segment in deletedSegments ?? [])
+            {
+                pSegment.Value = (long)segment;
+                forget.ExecuteNonQuery();
             }
 
             InsertRemoval(tx, tenant, removal);
@@ -181,7 +229,7 @@ internal sealed class StoreIndex : IDisposable
         lock (_lock)
         {
             using var tx = _connection.BeginTransaction();
-            using (var drop = Command(tx, "DELETE FROM traces WHERE block IN (SELECT id FROM blocks WHERE tenant = $t); DELETE FROM blocks WHERE tenant = $t; DELETE FROM chains WHERE tenant = $t; DELETE FROM removals WHERE tenant = $t;"))
+            using (var drop = Command(tx, "DELETE FROM trace_keys WHERE tenant = $t; DELETE FROM sealed WHERE tenant = $t; DELETE FROM blocks WHERE tenant = $t; DELETE FROM chains WHERE tenant = $t; DELETE FROM removals WHERE tenant = $t;"))
             {
                 drop.Parameters.AddWithValue("$t", tenant);
                 drop.ExecuteNonQuery();
@@ -196,21 +244,195 @@ internal sealed class StoreIndex : IDisposable
         }
     }
 
-    public IReadOnlyList<BlockRow> BlocksOfTrace(string tenant, byte[] token, long? startNanos, long? endNanos)
-        => Query(
-            "SELECT b.* FROM traces t JOIN blocks b ON b.id = t.block WHERE t.token = $token AND b.tenant = $t AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end ORDER BY b.seq",
-            c =>
+    /// <summary>
+    /// Live blocks of the trace with <paramref name="token"/> overlapping the window, in sequence order: those the
+    /// sealed segments' buckets name, and <paramref name="openSequences"/> (what <see cref="OpenTraceKeys"/> holds).
+    /// </summary>
+    public IReadOnlyList<BlockRow> BlocksOfTrace(string tenant, byte[] token, long? startNanos, long? endNanos, IReadOnlyCollection<ulong> openSequences)
+    {
+        var sequences = new SortedSet<ulong>(openSequences);
+        var wanted = TraceKey.TokenOf(token);
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT k.entries FROM sealed s JOIN trace_keys k ON k.tenant = s.tenant AND k.segment = s.segment AND k.bucket = ($prefix >> (32 - s.bits)) WHERE s.tenant = $t";
+            command.Parameters.AddWithValue("$t", tenant);
+            command.Parameters.AddWithValue("$prefix", (long)BinaryPrimitives.ReadUInt32BigEndian(token));
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
             {
-                c.Parameters.AddWithValue("$token", token);
-                c.Parameters.AddWithValue("$t", tenant);
-                c.Parameters.AddWithValue("$start", startNanos ?? long.MinValue);
-                c.Parameters.AddWithValue("$end", endNanos ?? long.MaxValue);
-            });
+                var entries = (byte[])reader[0];
+                for (var at = 0; at + EntryBytes <= entries.Length; at += EntryBytes)
+                {
+                    if (TraceKey.TokenOf(entries.AsSpan(at, IndexKey.TraceTokenBytes)) == wanted)
+                    {
+                        sequences.Add(BinaryPrimitives.ReadUInt64BigEndian(entries.AsSpan(at + IndexKey.TraceTokenBytes)));
+                    }
+                }
+            }
+        }
+
+        var rows = new List<BlockRow>(sequences.Count);
+        foreach (var sequence in sequences)
+        {
+            rows.AddRange(Query(
+                $"SELECT {BlockColumns} FROM blocks b WHERE b.tenant = $t AND b.seq = $seq AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end",
+                c =>
+                {
+                    c.Parameters.AddWithValue("$t", tenant);
+                    c.Parameters.AddWithValue("$seq", (long)sequence);
+                    c.Parameters.AddWithValue("$start", startNanos ?? long.MinValue);
+                    c.Parameters.AddWithValue("$end", endNanos ?? long.MaxValue);
+                }));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Segments of the tenant with blocks whose trace keys are not in <c>trace_keys</c> yet.</summary>
+    public IReadOnlyList<ulong> UnsealedSegments(string tenant)
+        => Rows(
+            "SELECT DISTINCT segment FROM blocks WHERE tenant = $t AND removed = 0 AND segment NOT IN (SELECT segment FROM sealed WHERE tenant = $t) ORDER BY segment",
+            c => c.Parameters.AddWithValue("$t", tenant),
+            static r => (ulong)r.GetInt64(0));
+
+    /// <summary>The trace tokens of the segment's live blocks, with each block's sequence (from the legacy table where a block has no blob).</summary>
+    public List<TraceKey> TraceKeysOfSegment(string tenant, ulong segment)
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = HasLegacyTraceTable
+                ? "SELECT b.seq, b.traces, (SELECT group_concat(hex(t.token)) FROM traces t WHERE t.block = b.id) FROM blocks b WHERE b.tenant = $t AND b.segment = $s AND b.removed = 0"
+                : "SELECT b.seq, b.traces, NULL FROM blocks b WHERE b.tenant = $t AND b.segment = $s AND b.removed = 0";
+            command.Parameters.AddWithValue("$t", tenant);
+            command.Parameters.AddWithValue("$s", (long)segment);
+            using var reader = command.ExecuteReader();
+            var keys = new List<TraceKey>();
+            while (reader.Read())
+            {
+                var sequence = (ulong)reader.GetInt64(0);
+                if (!reader.IsDBNull(1))
+                {
+                    var blob = (byte[])reader[1];
+                    for (var i = 0; i + IndexKey.TraceTokenBytes <= blob.Length; i += IndexKey.TraceTokenBytes)
+                    {
+                        keys.Add(new TraceKey(TraceKey.TokenOf(blob.AsSpan(i, IndexKey.TraceTokenBytes)), sequence));
+                    }
+                }
+                else if (!reader.IsDBNull(2))
+                {
+                    foreach (var hex in reader.GetString(2).Split(','))
+                    {
+                        keys.Add(new TraceKey(TraceKey.TokenOf(Convert.FromHexString(hex)), sequence));
+                    }
+                }
+            }
+
+            return keys;
+        }
+    }
+
+    /// <summary>
+    /// Writes a complete segment's trace keys into <c>trace_keys</c>, cut into buckets, in chunks of rows,
+    /// then lists the segment as sealed. A crash part way leaves it unlisted, and the next start seals it again.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public void Seal(string tenant, ulong segment, List<TraceKey> keys)
+    {
+        var bits = 0;
+        while (bits < MaxBucketBits && (keys.Count >> bits) > KeysPerBucket)
+        {
+            bits++;
+        }
+
+        // Bucketed by a counting sort: a lookup reads a whole bucket, so the order within one does not matter.
+        var starts = new int[(1 << bits) + 1];
+        foreach (var key in keys)
+        {
+            starts[Bucket(key.Token, bits) + 1]++;
+        }
+
+        for (var b = 1; b < starts.Length; b++)
+        {
+            starts[b] += starts[b - 1];
+        }
+
+        var entries = new byte[keys.Count * EntryBytes];
+        var fill = starts[..^1];
+        foreach (var key in keys)
+        {
+            var entry = entries.AsSpan(fill[Bucket(key.Token, bits)]++ * EntryBytes, EntryBytes);
+            BinaryPrimitives.WriteUInt128BigEndian(entry, key.Token);
+            BinaryPrimitives.WriteUInt64BigEndian(entry[IndexKey.TraceTokenBytes..], key.Sequence);
+        }
+
+        lock (_lock)
+        {
+            using var tx = _connection.BeginTransaction();
+            using var clear = Command(tx, "DELETE FROM trace_keys WHERE tenant = $t AND segment = $s");
+            clear.Parameters.AddWithValue("$t", tenant);
+            clear.Parameters.AddWithValue("$s", (long)segment);
+            clear.ExecuteNonQuery();
+            tx.Commit();
+        }
+
+        var bucket = 0;
+        while (bucket < starts.Length - 1)
+        {
+            lock (_lock)
+            {
+                using var tx = _connection.BeginTransaction();
+                using var insert = Command(tx, "INSERT INTO trace_keys(tenant, segment, bucket, entries) VALUES ($t, $s, $b, $e)");
+                insert.Parameters.AddWithValue("$t", tenant);
+                insert.Parameters.AddWithValue("$s", (long)segment);
+                var pBucket = insert.Parameters.Add("$b", SqliteType.Integer);
+                var pEntries = insert.Parameters.Add("$e", SqliteType.Blob);
+                for (var rows = 0; rows < SealChunkRows && bucket < starts.Length - 1; bucket++)
+                {
+                    if (starts[bucket + 1] == starts[bucket])
+                    {
+                        continue;
+                    }
+
+                    pBucket.Value = bucket;
+                    pEntries.Value = entries[(starts[bucket] * EntryBytes)..(starts[bucket + 1] * EntryBytes)];
+                    insert.ExecuteNonQuery();
+                    rows++;
+                }
+
+                tx.Commit();
+            }
+        }
+
+        lock (_lock)
+        {
+            using var tx = _connection.BeginTransaction();
+            using var mark = Command(tx, "INSERT OR REPLACE INTO sealed(tenant, segment, bits) VALUES ($t, $s, $bits)");
+            mark.Parameters.AddWithValue("$t", tenant);
+            mark.Parameters.AddWithValue("$s", (long)segment);
+            mark.Parameters.AddWithValue("$bits", bits);
+            mark.ExecuteNonQuery();
+            tx.Commit();
+        }
+    }
+
+    /// <summary>Drops the pre-<c>trace_keys</c> token table once every segment was sealed from it.</summary>
+    public void DropLegacyTraceTable()
+    {
+        lock (_lock)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "DROP TABLE IF EXISTS traces";
+            command.ExecuteNonQuery();
+            HasLegacyTraceTable = false;
+        }
+    }
 
     /// <summary>Live blocks overlapping the window, newest (latest span end) first.</summary>
     public IReadOnlyList<BlockRow> BlocksInWindow(string tenant, long startNanos, long endNanos)
         => Query(
-            "SELECT * FROM blocks WHERE tenant = $t AND removed = 0 AND max_end >= $start AND min_start < $end ORDER BY max_end DESC",
+            $"SELECT {BlockColumns} FROM blocks b WHERE b.tenant = $t AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end ORDER BY b.max_end DESC",
             c =>
             {
                 c.Parameters.AddWithValue("$t", tenant);
@@ -220,24 +442,10 @@ internal sealed class StoreIndex : IDisposable
 
     /// <summary>Every block of the tenant, removed ones too, in sequence order (the chain's links).</summary>
     public IReadOnlyList<BlockRow> AllBlocks(string tenant)
-        => Query("SELECT * FROM blocks WHERE tenant = $t ORDER BY seq", c => c.Parameters.AddWithValue("$t", tenant));
+        => Query($"SELECT {BlockColumns} FROM blocks b WHERE b.tenant = $t ORDER BY b.seq", c => c.Parameters.AddWithValue("$t", tenant));
 
     public IReadOnlyList<string> Tenants()
-    {
-        lock (_lock)
-        {
-            using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT tenant FROM chains ORDER BY tenant";
-            using var reader = command.ExecuteReader();
-            var tenants = new List<string>();
-            while (reader.Read())
-            {
-                tenants.Add(reader.GetString(0));
-            }
-
-            return tenants;
-        }
-    }
+        => Rows("SELECT tenant FROM chains ORDER BY tenant", static _ => { }, static r => r.GetString(0));
 
     public SignedChainHead? Head(string tenant)
     {
@@ -254,22 +462,10 @@ internal sealed class StoreIndex : IDisposable
     }
 
     public IReadOnlyList<RemovalRow> Removals(string tenant)
-    {
-        lock (_lock)
-        {
-            using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT id, tenant, at, kind, blocks, spans, mac FROM removals WHERE tenant = $t ORDER BY id";
-            command.Parameters.AddWithValue("$t", tenant);
-            using var reader = command.ExecuteReader();
-            var rows = new List<RemovalRow>();
-            while (reader.Read())
-            {
-                rows.Add(new RemovalRow(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4), reader.GetInt64(5), (byte[])reader[6]));
-            }
-
-            return rows;
-        }
-    }
+        => Rows(
+            "SELECT id, tenant, at, kind, blocks, spans, mac FROM removals WHERE tenant = $t ORDER BY id",
+            c => c.Parameters.AddWithValue("$t", tenant),
+            static r => new RemovalRow(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetString(3), r.GetString(4), r.GetInt64(5), (byte[])r[6]));
 
     /// <summary>Live spans and blocks of a tenant (for metrics and reports).</summary>
     public (long Blocks, long Spans) Totals(string tenant)
@@ -316,6 +512,29 @@ internal sealed class StoreIndex : IDisposable
         command.ExecuteNonQuery();
     }
 
+    /// <summary>The first <paramref name="bits"/> bits of a token (its first four bytes, big-endian).</summary>
+    private static long Bucket(UInt128 token, int bits) => bits == 0 ? 0 : (uint)(token >> 96) >> (32 - bits);
+
+    private static byte[] Concat(IReadOnlyCollection<byte[]> tokens)
+    {
+        var blob = new byte[tokens.Count * IndexKey.TraceTokenBytes];
+        var at = 0;
+        foreach (var token in tokens)
+        {
+            token.CopyTo(blob, at);
+            at += IndexKey.TraceTokenBytes;
+        }
+
+        return blob;
+    }
+
+    private static long Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)command.ExecuteScalar()!;
+    }
+
     private SqliteCommand Command(SqliteTransaction tx, string sql)
     {
         var command = _connection.CreateCommand();
@@ -325,6 +544,24 @@ internal sealed class StoreIndex : IDisposable
     }
 
     private List<BlockRow> Query(string sql, Action<SqliteCommand> bind)
+        => Rows(sql, bind, static reader => new BlockRow(
+            reader.GetInt64(0),
+            reader.GetString(1),
+            (ulong)reader.GetInt64(2),
+            (ulong)reader.GetInt64(3),
+            reader.GetInt64(4),
+            reader.GetInt32(5),
+            reader.GetInt64(6),
+            reader.GetInt64(7),
+            reader.GetInt32(8),
+            (byte[])reader[9],
+            (byte[])reader[10],
+            reader.GetInt64(11) != 0)
+        {
+            WrittenUnixMs = reader.GetInt64(12),
+        });
+
+    private List<T> Rows<T>(string sql, Action<SqliteCommand> bind, Func<SqliteDataReader, T> map)
     {
         lock (_lock)
         {
@@ -332,25 +569,10 @@ internal sealed class StoreIndex : IDisposable
             command.CommandText = sql;
             bind(command);
             using var reader = command.ExecuteReader();
-            var rows = new List<BlockRow>();
+            var rows = new List<T>();
             while (reader.Read())
             {
-                rows.Add(new BlockRow(
-                    reader.GetInt64(0),
-                    reader.GetString(1),
-                    (ulong)reader.GetInt64(2),
-                    (ulong)reader.GetInt64(3),
-                    reader.GetInt64(4),
-                    reader.GetInt32(5),
-                    reader.GetInt64(6),
-                    reader.GetInt64(7),
-                    reader.GetInt32(8),
-                    (byte[])reader[9],
-                    (byte[])reader[10],
-                    reader.GetInt64(11) != 0)
-                {
-                    WrittenUnixMs = reader.GetInt64(12),
-                });
+                rows.Add(map(reader));
             }
 
             return rows;

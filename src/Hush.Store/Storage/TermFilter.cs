@@ -7,21 +7,26 @@ using Hush.Store.Reading;
 namespace Hush.Store.Storage;
 
 /// <summary>
-/// A tenant's index key, <c>HKDF-SHA256(KEK, info "hush/index/v1/" + tenant)</c>, and what it keys: trace tokens
-/// (the first 16 bytes of HMAC-SHA256 of the trace id) and the terms of per-block Bloom filters (HMAC-SHA256 of
-/// <c>kind | key | value</c>). Without the KEK, neither reveals nor confirms a value: a guessed service name
-/// cannot be tested against a stolen index.
+/// A tenant's index keys and what they key. Trace tokens: the first 16 bytes of HMAC-SHA256 of the trace id under
+/// <c>HKDF-SHA256(KEK, info "hush/index/v1/" + tenant)</c>. Bloom terms: SipHash-2-4 of <c>kind | key | 0 | value</c>
+/// under <c>HKDF-SHA256(KEK, info "hush/index/v2/terms/" + tenant)</c> (filters of version 1 used HMAC-SHA256 of the
+/// same text under the first key, and are still read). Without the KEK, neither reveals nor confirms a value: a
+/// guessed service name cannot be tested against a stolen index.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "One per tenant for the store's lifetime; the per-thread HMAC contexts hold no secret beyond the key, which lives as long.")]
 internal sealed class IndexKey
 {
     public const int TraceTokenBytes = 16;
 
+    /// <summary>Terms up to this many UTF-8 bytes are encoded on the stack.</summary>
+    private const int StackTermBytes = 512;
+
     private readonly byte[] _key;
+    private readonly SipHash _terms;
 
     /// <summary>
     /// One reusable HMAC context per thread: a one-shot HMAC sets the key up on every call, which costs ~2.5x a
-    /// reset-and-reuse on Linux/OpenSSL (see <c>Pseudonymizer</c>), and a block has thousands of distinct terms.
+    /// reset-and-reuse on Linux/OpenSSL (see <c>Pseudonymizer</c>), and a request can carry hundreds of traces.
     /// </summary>
     private readonly ThreadLocal<IncrementalHash> _hmac;
 
@@ -29,6 +34,10 @@ internal sealed class IndexKey
     {
         _key = new byte[32];
         HKDF.DeriveKey(HashAlgorithmName.SHA256, kek.Span, _key, salt: [], info: Encoding.UTF8.GetBytes("hush/index/v1/" + tenant));
+        Span<byte> terms = stackalloc byte[16];
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, kek.Span, terms, salt: [], info: Encoding.UTF8.GetBytes("hush/index/v2/terms/" + tenant));
+        _terms = new SipHash(terms);
+        CryptographicOperations.ZeroMemory(terms);
         _hmac = new ThreadLocal<IncrementalHash>(() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key));
     }
 
@@ -37,14 +46,36 @@ internal sealed class IndexKey
         Span<byte> bytes = stackalloc byte[16];
         id.WriteTo(bytes);
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(_key, bytes, mac);
+        var hmac = _hmac.Value!;
+        hmac.AppendData(bytes);
+        hmac.GetHashAndReset(mac);
         return mac[..TraceTokenBytes].ToArray();
     }
 
-    public static string TermText(TermKind kind, string key, string value) => ((char)('0' + (int)kind)).ToString() + key + "\u0000" + value;
-
-    public void TermOfText(string text, Span<byte> mac)
+    /// <summary>The keyed hash of a version-2 filter term. The stack buffer is not zeroed first: only what is encoded is read.</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    public ulong Term(TermKind kind, string key, string value)
     {
+        var max = 1 + Encoding.UTF8.GetMaxByteCount(key.Length) + 1 + Encoding.UTF8.GetMaxByteCount(value.Length);
+        byte[]? rented = null;
+        var buffer = max <= StackTermBytes ? stackalloc byte[StackTermBytes] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(max));
+        buffer[0] = (byte)('0' + (int)kind);
+        var length = 1 + Encoding.UTF8.GetBytes(key, buffer[1..]);
+        buffer[length++] = 0;
+        length += Encoding.UTF8.GetBytes(value, buffer[length..]);
+        var hash = _terms.Hash(buffer[..length]);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        return hash;
+    }
+
+    /// <summary>The keyed MAC of a version-1 filter term.</summary>
+    public void TermV1(TermKind kind, string key, string value, Span<byte> mac)
+    {
+        var text = ((char)('0' + (int)kind)).ToString() + key + "\u0000" + value;
         var bytes = Encoding.UTF8.GetMaxByteCount(text.Length) <= 1024 ? stackalloc byte[1024] : new byte[Encoding.UTF8.GetMaxByteCount(text.Length)];
         var length = Encoding.UTF8.GetBytes(text, bytes);
         var hmac = _hmac.Value!;
@@ -54,27 +85,29 @@ internal sealed class IndexKey
 }
 
 /// <summary>
-/// A Bloom filter over a block's keyed terms: span names, service names, string attributes (key and value) and
-/// attribute values alone. About ten bits and seven probes per distinct term (under 1% false positives). Layout:
-/// version u8 = 1, probes u8, then the bits.
+/// A Bloom filter over a block's keyed terms: span names, service names, string attributes (key and value). About
+/// ten bits and seven probes per distinct term (under 1% false positives). Layout: version u8, probes u8, then the
+/// bits. Version 2 (written now) derives the probes from one 64-bit SipHash by double hashing; version 1 took them
+/// from an HMAC-SHA256 and is still read.
 /// </summary>
 internal static class TermFilter
 {
+    private const byte Version = 2;
     private const int Probes = 7;
     private const int BitsPerTerm = 10;
 
-    /// <summary>The distinct terms of <paramref name="traces"/>, as <see cref="IndexKey.TermText"/> strings.</summary>
-    public static HashSet<string> Terms(TraceRequest traces)
+    /// <summary>The filter of the terms of <paramref name="traces"/>.</summary>
+    public static byte[] Build(TraceRequest traces, IndexKey key)
     {
-        var terms = new HashSet<string>(StringComparer.Ordinal);
+        var hashes = new HashSet<ulong>();
         foreach (var rs in traces.ResourceSpans)
         {
-            AddAttributes(terms, rs.Resource.Attributes);
+            AddAttributes(hashes, rs.Resource.Attributes, key);
             foreach (var kv in rs.Resource.Attributes)
             {
                 if (kv.Key == "service.name" && kv.Value.StringValue is { } service)
                 {
-                    terms.Add(IndexKey.TermText(TermKind.ServiceName, string.Empty, service));
+                    hashes.Add(key.Term(TermKind.ServiceName, string.Empty, service));
                 }
             }
 
@@ -82,33 +115,27 @@ internal static class TermFilter
             {
                 foreach (var span in ss.Spans)
                 {
-                    terms.Add(IndexKey.TermText(TermKind.SpanName, string.Empty, span.Name));
-                    AddAttributes(terms, span.Attributes);
+                    hashes.Add(key.Term(TermKind.SpanName, string.Empty, span.Name));
+                    AddAttributes(hashes, span.Attributes, key);
                     foreach (var e in span.Events)
                     {
-                        AddAttributes(terms, e.Attributes);
+                        AddAttributes(hashes, e.Attributes, key);
                     }
                 }
             }
         }
 
-        return terms;
-    }
-
-    public static byte[] Build(HashSet<string> terms, IndexKey key)
-    {
-        var bits = Math.Max(512, terms.Count * BitsPerTerm);
+        var bits = Math.Max(512, hashes.Count * BitsPerTerm);
         var filter = new byte[2 + ((bits + 7) / 8)];
-        filter[0] = 1;
+        filter[0] = Version;
         filter[1] = Probes;
         var m = (uint)((filter.Length - 2) * 8);
-        Span<byte> mac = stackalloc byte[32];
-        foreach (var term in terms)
+        foreach (var hash in hashes)
         {
-            key.TermOfText(term, mac);
-            for (var i = 0; i < Probes; i++)
+            var (h1, h2) = Split(hash);
+            for (var i = 0u; i < Probes; i++)
             {
-                var bit = BinaryPrimitives.ReadUInt32LittleEndian(mac[(i * 4)..]) % m;
+                var bit = (h1 + (i * h2)) % m;
                 filter[2 + (bit >> 3)] |= (byte)(1 << (int)(bit & 7));
             }
         }
@@ -119,21 +146,33 @@ internal static class TermFilter
     /// <summary>False only when the term is certainly not in the block. An empty or unknown filter says "maybe".</summary>
     public static bool MightContain(byte[] filter, TermHint hint, IndexKey key)
     {
-        if (filter.Length < 3 || filter[0] != 1)
+        if (filter.Length < 3 || filter[0] is not (1 or Version))
         {
             return true;
         }
 
-        var text = hint.Kind == TermKind.Attribute
-            ? IndexKey.TermText(TermKind.Attribute, hint.Key, hint.Value)
-            : IndexKey.TermText(hint.Kind, string.Empty, hint.Value);
-        Span<byte> mac = stackalloc byte[32];
-        key.TermOfText(text, mac);
+        var termKey = hint.Kind == TermKind.Attribute ? hint.Key : string.Empty;
         var m = (uint)((filter.Length - 2) * 8);
-        for (var i = 0; i < filter[1] && i < 8; i++)
+        var probes = Math.Min((int)filter[1], 8);
+        if (filter[0] == 1)
         {
-            var bit = BinaryPrimitives.ReadUInt32LittleEndian(mac[(i * 4)..]) % m;
-            if ((filter[2 + (bit >> 3)] & (1 << (int)(bit & 7))) == 0)
+            Span<byte> mac = stackalloc byte[32];
+            key.TermV1(hint.Kind, termKey, hint.Value, mac);
+            for (var i = 0; i < probes; i++)
+            {
+                if (!IsSet(filter, BinaryPrimitives.ReadUInt32LittleEndian(mac[(i * 4)..]) % m))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        var (h1, h2) = Split(key.Term(hint.Kind, termKey, hint.Value));
+        for (var i = 0u; i < probes; i++)
+        {
+            if (!IsSet(filter, (h1 + (i * h2)) % m))
             {
                 return false;
             }
@@ -142,13 +181,18 @@ internal static class TermFilter
         return true;
     }
 
-    private static void AddAttributes(HashSet<string> terms, List<KeyValue> attributes)
+    private static bool IsSet(byte[] filter, uint bit) => (filter[2 + (bit >> 3)] & (1 << (int)(bit & 7))) != 0;
+
+    /// <summary>Two probe hashes from one: Kirsch and Mitzenmacher's double hashing, the step odd so it never sticks.</summary>
+    private static (uint H1, uint H2) Split(ulong hash) => ((uint)hash, (uint)(hash >> 32) | 1);
+
+    private static void AddAttributes(HashSet<ulong> hashes, List<KeyValue> attributes, IndexKey key)
     {
         foreach (var kv in attributes)
         {
             if (kv.Value.StringValue is { } value)
             {
-                terms.Add(IndexKey.TermText(TermKind.Attribute, kv.Key, value));
+                hashes.Add(key.Term(TermKind.Attribute, kv.Key, value));
             }
         }
     }

@@ -134,6 +134,16 @@ public sealed class TraceStore : ITraceReader, IDisposable
                     store.State(tenant);
                 }
             }
+
+            if (index.HasLegacyTraceTable)
+            {
+                foreach (var tenant in index.Tenants())
+                {
+                    store.State(tenant);
+                }
+
+                index.DropLegacyTraceTable();
+            }
         }
         catch
         {
@@ -230,7 +240,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
                         continue;
                     }
 
-                    var traceRows = _index.BlocksOfTrace(tenant, key.TraceToken(span.TraceId), start, end);
+                    var traceRows = BlocksOfTrace(tenant, span.TraceId, start, end);
                     if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, key))) && Assemble(span.TraceId, traceRows, decoded.Read) is { } trace)
                     {
                         ready.Enqueue(trace, LatestEnd(trace));
@@ -284,9 +294,10 @@ public sealed class TraceStore : ITraceReader, IDisposable
                     continue;
                 }
 
-                _index.MarkRemoved(tenant, [.. removed.Select(b => b.Id)], Removal(state, "retention", removed, []));
+                _index.MarkRemoved(tenant, [.. removed.Select(b => b.Id)], Removal(state, "retention", removed, []), deleted);
                 foreach (var segment in deleted)
                 {
+                    state.TraceKeys.Forget(segment);
                     File.Delete(state.SegmentPath(segment));
                     files++;
                 }
@@ -396,6 +407,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
             var (blocks, spans) = _index.Totals(tenant);
             Keys.Destroy(tenant);
             state.CloseSegment();
+            state.TraceKeys.Clear();
             var files = Directory.Exists(state.Directory) ? Directory.GetFiles(state.Directory, "*.seg").Length : 0;
             var record = Encoding.UTF8.GetBytes($"{{\"kind\":\"tenant\",\"blocks\":{blocks},\"spans\":{spans}}}");
             var at = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -544,6 +556,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
         state.Segment = rows.Count == 0 ? 0 : rows.Max(r => r.Segment);
         if (!Directory.Exists(state.Directory))
         {
+            SealComplete(state);
             return;
         }
 
@@ -622,6 +635,16 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
         // Appends go to a new segment: recovery never reopens a file for writing, nor reuses a number.
         state.Segment = Math.Max(segments.Count == 0 ? 0 : segments[^1], rows.Count == 0 ? 0 : rows.Max(r => r.Segment));
+        SealComplete(state);
+    }
+
+    /// <summary>At start every segment is complete (appends open a new one): seals those a crash or an older index left unsealed.</summary>
+    private void SealComplete(TenantState state)
+    {
+        foreach (var segment in _index.UnsealedSegments(state.Tenant))
+        {
+            Seal(state, segment, _index.TraceKeysOfSegment(state.Tenant, segment));
+        }
     }
 
     /// <summary>Encodes, appends and flushes blocks, then indexes them. Caller holds the tenant lock. Returns the new sequences.</summary>
@@ -683,6 +706,20 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
         state.NextSequence = nextSequence;
         _index.AddBlocks(state.Tenant, rows, chain.SignHead());
+        for (var i = 0; i < rows.Count; i++)
+        {
+            state.TraceKeys.Add(state.Segment, sequences[i], rows[i].Item2);
+        }
+
+        // A segment the writer has left (full, old, or closed) is complete: its keys go into the index now.
+        foreach (var segment in state.TraceKeys.Segments())
+        {
+            if (segment != state.Segment)
+            {
+                Seal(state, segment, state.TraceKeys.KeysOf(segment));
+            }
+        }
+
         var spans = blocks.Sum(b => (long)b.Stats.Spans);
         Interlocked.Add(ref _spansWritten, spans);
         Interlocked.Add(ref _blocksWritten, blocks.Count);
@@ -766,8 +803,22 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
     private TraceRequest? FindTrace(string tenant, TraceId traceId, long? start, long? end)
     {
+        return Assemble(traceId, BlocksOfTrace(tenant, traceId, start, end), ReadBlock);
+    }
+
+    /// <summary>The live blocks holding spans of <paramref name="traceId"/>: sealed segments from the index, the open one from memory.</summary>
+    private IReadOnlyList<BlockRow> BlocksOfTrace(string tenant, TraceId traceId, long? start, long? end)
+    {
         var state = State(tenant);
-        return Assemble(traceId, _index.BlocksOfTrace(tenant, state.IndexKey.TraceToken(traceId), start, end), ReadBlock);
+        var token = state.IndexKey.TraceToken(traceId);
+        return _index.BlocksOfTrace(tenant, token, start, end, state.TraceKeys.Find(token));
+    }
+
+    /// <summary>Sorts a complete segment's trace keys into the index and forgets them here.</summary>
+    private void Seal(TenantState state, ulong segment, List<TraceKey> keys)
+    {
+        _index.Seal(state.Tenant, segment, keys);
+        state.TraceKeys.Forget(segment);
     }
 
     /// <summary>The spans of <paramref name="traceId"/> in <paramref name="rows"/> (blocks read by <paramref name="read"/>), each once; null when there is none.</summary>
@@ -1059,7 +1110,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 MinStart = min,
                 MaxEnd = max,
                 TraceTokens = ids.Select(key.TraceToken).ToList(),
-                Bloom = TermFilter.Build(TermFilter.Terms(traces), key),
+                Bloom = TermFilter.Build(traces, key),
             };
         }
 
@@ -1082,6 +1133,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
         public Lock Lock { get; } = new();
 
         public HashChain? Chain { get; set; }
+
+        /// <summary>Trace tokens of the segments not sealed into the index yet.</summary>
+        public OpenTraceKeys TraceKeys { get; } = new();
 
         public ulong NextSequence { get; set; } = 1;
 
