@@ -65,15 +65,29 @@ public interface IPrivacyStage
 public sealed class SpanBatch
 {
     internal SpanBatch(string tenant, TraceRequest traces, int spanCount, List<IJournalReceipt>? receipts = null)
+        : this(tenant, traces, spanCount, receipts is null ? null : new JournalReceipts(receipts))
+    {
+    }
+
+    private SpanBatch(string tenant, TraceRequest traces, int spanCount, JournalReceipts? journal)
     {
         Tenant = tenant;
         Traces = traces;
         SpanCount = spanCount;
-        Receipts = receipts;
+        Journal = journal;
     }
 
-    /// <summary>The journal records of the requests in this batch, released once every exporter has had it.</summary>
-    internal List<IJournalReceipt>? Receipts { get; set; }
+    /// <summary>
+    /// The journal records of the requests in this batch, released once every exporter has had it, or by the
+    /// deferring processor that claimed them once it has passed on or dropped every span it held of them.
+    /// </summary>
+    internal JournalReceipts? Journal { get; }
+
+    /// <summary>
+    /// Takes over the journal records of this batch's requests (null when there are none or they were claimed): the
+    /// caller lets them go (<see cref="JournalClaim.Done"/>) once nothing of the batch is held any more.
+    /// </summary>
+    public JournalClaim? ClaimJournal() => Journal?.Claim();
 
     /// <summary>True for spans replayed from the journal after a crash: an exporter may already hold some of them.</summary>
     public bool IsRecovered { get; internal init; }
@@ -87,7 +101,59 @@ public sealed class SpanBatch
     public int SpanCount { get; }
 
     /// <summary>A batch of the same tenant with other (already scrubbed) spans, for processors that filter.</summary>
-    public SpanBatch With(TraceRequest traces) => new(Tenant, traces, traces.CountSpans()) { IsRecovered = IsRecovered };
+    /// The copy carries this batch's journal records: they are released once, by whoever ends up holding the spans.
+    public SpanBatch With(TraceRequest traces) => new(Tenant, traces, traces.CountSpans(), Journal) { IsRecovered = IsRecovered };
+}
+
+/// <summary>The journal records of a batch and whether a deferring processor has claimed them.</summary>
+internal sealed class JournalReceipts(List<IJournalReceipt> receipts)
+{
+    private int _claimed;
+
+    public List<IJournalReceipt> Receipts { get; } = receipts;
+
+    public bool IsClaimed => Volatile.Read(ref _claimed) != 0;
+
+    public JournalClaim? Claim() => Interlocked.Exchange(ref _claimed, 1) == 0 ? new JournalClaim(this) : null;
+
+    public void Release()
+    {
+        foreach (var receipt in Receipts)
+        {
+            receipt.Release();
+        }
+    }
+}
+
+/// <summary>
+/// Journal records a deferring processor took over from a batch. <see cref="Hold"/> once per place that keeps spans
+/// of the batch, <see cref="Done"/> once per place that let them go; the records are released when the last place
+/// is done, unless one of them could not pass its spans on (then the journal keeps them for the next start).
+/// Starts with one hold, for the caller of <see cref="SpanBatch.ClaimJournal"/>. Thread-safe.
+/// </summary>
+public sealed class JournalClaim
+{
+    private readonly JournalReceipts _receipts;
+    private int _holds = 1;
+    private int _failed;
+
+    internal JournalClaim(JournalReceipts receipts) => _receipts = receipts;
+
+    public void Hold() => Interlocked.Increment(ref _holds);
+
+    /// <summary>One holder let go: <paramref name="passedOn"/> false when its spans could not be passed on for now.</summary>
+    public void Done(bool passedOn)
+    {
+        if (!passedOn)
+        {
+            Volatile.Write(ref _failed, 1);
+        }
+
+        if (Interlocked.Decrement(ref _holds) == 0 && Volatile.Read(ref _failed) == 0)
+        {
+            _receipts.Release();
+        }
+    }
 }
 
 /// <summary>A pipeline stage after the privacy slot: sampling, enrichment, filtering.</summary>
@@ -100,14 +166,21 @@ public interface ISpanProcessor
     ValueTask<SpanBatch?> ProcessAsync(SpanBatch batch, CancellationToken cancellationToken);
 }
 
-/// <summary>Runs the processors after a <see cref="IDeferringSpanProcessor"/>, then every exporter, for one batch it releases.</summary>
-public delegate ValueTask SpanDownstream(SpanBatch batch, CancellationToken cancellationToken);
+/// <summary>
+/// Runs the processors after a <see cref="IDeferringSpanProcessor"/>, then every exporter, for one batch it releases.
+/// True when the batch went through (or a processor dropped it); false when an exporter could not take it for now
+/// (the journal must then keep the requests it came from).
+/// </summary>
+public delegate ValueTask<bool> SpanDownstream(SpanBatch batch, CancellationToken cancellationToken);
 
 /// <summary>
 /// A processor that holds spans and releases them later, on its own schedule (tail sampling). The pipeline
 /// recognises it: <see cref="Start"/> hands it the rest of the pipeline as a <see cref="SpanDownstream"/>;
 /// <see cref="ISpanProcessor.ProcessAsync"/> may then return null and release the spans later through that
 /// delegate. Only <see cref="SpanBatch"/>es flow through the delegate, so only scrubbed data, one tenant per batch.
+/// A processor that holds spans past <see cref="ISpanProcessor.ProcessAsync"/> must claim the batch's journal records
+/// (<see cref="SpanBatch.ClaimJournal"/>) and release them when nothing of the batch is held any more; otherwise the
+/// pipeline releases them when <see cref="ISpanProcessor.ProcessAsync"/> returns, and a crash loses what was held.
 /// </summary>
 public interface IDeferringSpanProcessor : ISpanProcessor
 {

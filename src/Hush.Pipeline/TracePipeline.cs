@@ -152,7 +152,7 @@ public sealed class TracePipeline : IAsyncDisposable
                     {
                         // What a deferring processor releases later runs the processors after it, then the exporters.
                         var next = i + 1;
-                        _deferring[i]?.Start((batch, token) => new ValueTask(ProcessAndExportAsync(batch, next, token)));
+                        _deferring[i]?.Start((batch, token) => new ValueTask<bool>(ProcessAndExportAsync(batch, next, token)));
                     }
 
                     _runTask = RunAsync();
@@ -578,20 +578,17 @@ public sealed class TracePipeline : IAsyncDisposable
         await foreach (var batch in _ready.Reader.ReadAllAsync())
         {
             var spans = batch.SpanCount;
-            var receipts = batch.Receipts;
             try
             {
                 var done = await ProcessAndExportAsync(batch, 0, _abort.Token);
 
                 // Through every exporter (or dropped by a processor): the journal may forget these requests. When a
                 // durable exporter (the store) could not take them (disk full), or after an aborted shutdown, they
-                // stay journalled and are replayed at the next start.
-                if (done && receipts is not null && !_abort.IsCancellationRequested)
+                // stay journalled and are replayed at the next start. A deferring processor (tail sampling) that
+                // still holds spans of them has claimed the records and releases them itself.
+                if (done && batch.Journal is { IsClaimed: false } journal && !_abort.IsCancellationRequested)
                 {
-                    foreach (var receipt in receipts)
-                    {
-                        receipt.Release();
-                    }
+                    journal.Release();
                 }
             }
             finally
@@ -682,7 +679,7 @@ public sealed class TracePipeline : IAsyncDisposable
         public void AddReceipts(SpanBatch batch)
         {
             IsRecovered |= batch.IsRecovered;
-            if (batch.Receipts is { } receipts)
+            if (batch.Journal?.Receipts is { } receipts)
             {
                 (Receipts ??= []).AddRange(receipts);
             }

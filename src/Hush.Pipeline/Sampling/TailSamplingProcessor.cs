@@ -232,10 +232,26 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
     public async ValueTask<SpanBatch?> ProcessAsync(SpanBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var release = Ingest(batch);
-        if (release is not null)
+
+        // The journal forgets the batch's requests only when every trace buffered from it was decided and passed on.
+        var claim = batch.ClaimJournal();
+        var passedOn = true;
+        try
         {
-            await ReleaseAsync(release, cancellationToken);
+            var release = Ingest(batch, claim);
+            if (release is not null)
+            {
+                passedOn = await ReleaseAsync(release, cancellationToken);
+            }
+        }
+        catch
+        {
+            passedOn = false;
+            throw;
+        }
+        finally
+        {
+            claim?.Done(passedOn);
         }
 
         return null;
@@ -481,6 +497,9 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
 
         public List<TraceEntry> Kept { get; } = [];
 
+        /// <summary>Journal claims of dropped traces: done once this release is (nothing of them to pass on).</summary>
+        public List<JournalClaim> Dropped { get; } = [];
+
         public List<ResourceSpans> For(string tenant)
         {
             if (!ByTenant.TryGetValue(tenant, out var list))
@@ -493,7 +512,7 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
         }
     }
 
-    private Release? Ingest(SpanBatch batch)
+    private Release? Ingest(SpanBatch batch, JournalClaim? claim)
     {
         var tenant = batch.Tenant;
         var set = _tenantSets.TryGetValue(tenant, out var s) ? s : _defaultSet;
@@ -511,7 +530,7 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
                     var groups = scratch.Group(ss.Spans);
                     for (var g = 0; g < groups; g++)
                     {
-                        IngestGroup(scratch.Groups[g], rs, ss, tenant, tenantId, set, resourceBits, now, scratch, ref release);
+                        IngestGroup(scratch.Groups[g], rs, ss, tenant, tenantId, set, resourceBits, now, scratch, claim, ref release);
                     }
 
                     scratch.ClearGroups(groups);
@@ -536,6 +555,7 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
         ulong resourceBits,
         long now,
         IngestScratch scratch,
+        JournalClaim? claim,
         ref Release? release)
     {
         var traceId = spans[0].TraceId;
@@ -583,6 +603,12 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
             entry.Facts.Merge(facts);
             entry.LastTicks = now;
             entry.Fragments.Add(fragment);
+            if (claim is not null && !(entry.Claims ??= []).Contains(claim))
+            {
+                entry.Claims.Add(claim);
+                claim.Hold();
+            }
+
             var added = fragment.Length + TraceEntry.FragmentOverheadBytes;
             entry.Bytes += added;
             shard.Bytes += added;
@@ -633,10 +659,44 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
             policy.TracesDropped.Add();
             policy.SpansDropped.Add(e.Facts.SpanCount);
             shard.Dropped.Add(e.Key, order);
+            if (e.Claims is { } claims)
+            {
+                release ??= new Release();
+                release.Dropped.AddRange(claims);
+            }
         }
     }
 
-    private async Task ReleaseAsync(Release release, CancellationToken cancellationToken)
+    /// <summary>
+    /// Passes the release on; then lets go of the journal claims of its traces. False when some of it could not be
+    /// passed on for now (those requests stay journalled).
+    /// </summary>
+    private async Task<bool> ReleaseAsync(Release release, CancellationToken cancellationToken)
+    {
+        var passedOn = false;
+        try
+        {
+            passedOn = await SendReleaseAsync(release, cancellationToken);
+            return passedOn;
+        }
+        finally
+        {
+            foreach (var e in release.Kept)
+            {
+                foreach (var claim in e.Claims ?? [])
+                {
+                    claim.Done(passedOn);
+                }
+            }
+
+            foreach (var claim in release.Dropped)
+            {
+                claim.Done(passedOn: true);
+            }
+        }
+    }
+
+    private async Task<bool> SendReleaseAsync(Release release, CancellationToken cancellationToken)
     {
         // Decode the kept traces outside every lock.
         foreach (var e in release.Kept)
@@ -660,9 +720,10 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
         var downstream = _downstream;
         if (downstream is null)
         {
-            return;
+            return false;
         }
 
+        var passedOn = true;
         foreach (var (tenant, resourceSpans) in release.ByTenant)
         {
             var request = new TraceRequest();
@@ -677,7 +738,7 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
 
                 if (count > 0 && count + n > ReleaseBatchSpans)
                 {
-                    await SendAsync(downstream, new SpanBatch(tenant, request, count), cancellationToken);
+                    passedOn &= await SendAsync(downstream, new SpanBatch(tenant, request, count), cancellationToken);
                     request = new TraceRequest();
                     count = 0;
                 }
@@ -688,16 +749,18 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
 
             if (count > 0)
             {
-                await SendAsync(downstream, new SpanBatch(tenant, request, count), cancellationToken);
+                passedOn &= await SendAsync(downstream, new SpanBatch(tenant, request, count), cancellationToken);
             }
         }
+
+        return passedOn;
     }
 
-    private async Task SendAsync(SpanDownstream downstream, SpanBatch batch, CancellationToken cancellationToken)
+    private async Task<bool> SendAsync(SpanDownstream downstream, SpanBatch batch, CancellationToken cancellationToken)
     {
         try
         {
-            await downstream(batch, cancellationToken);
+            return await downstream(batch, cancellationToken);
         }
 #pragma warning disable CA1031 // The pipeline's downstream does not throw; a test double or a cancellation might.
         catch (Exception ex)
@@ -705,6 +768,7 @@ public sealed class TailSamplingProcessor : IDeferringSpanProcessor, IAsyncDispo
         {
             _releaseFailures.Add();
             SamplingLog.ReleaseFailed(_logger, Name, ex.GetType().Name, batch.SpanCount);
+            return false;
         }
     }
 

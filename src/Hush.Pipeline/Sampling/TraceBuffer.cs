@@ -45,6 +45,9 @@ internal sealed class TraceEntry(TraceKey key, string tenant, CompiledPolicySet 
 
     public List<byte[]> Fragments { get; } = new(2);
 
+    /// <summary>Journal claims of the batches whose spans this entry holds (null when none were journalled).</summary>
+    public List<JournalClaim>? Claims { get; set; }
+
     // Intrusive links: the age list (by first arrival) and the quiet list (root seen, by last arrival).
     public TraceEntry? AgePrev;
     public TraceEntry? AgeNext;

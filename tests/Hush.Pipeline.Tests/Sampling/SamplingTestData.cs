@@ -141,14 +141,17 @@ internal sealed class RecordingDownstream
 
     public int SpansOf(TraceId id) => Batches.SelectMany(b => TestData.AllSpans(b.Traces)).Count(s => s.TraceId == id);
 
-    public ValueTask Receive(SpanBatch batch, CancellationToken cancellationToken)
+    /// <summary>When true, answers that the batch could not be passed on for now (an exporter failing retryably).</summary>
+    public bool Refuse { get; set; }
+
+    public ValueTask<bool> Receive(SpanBatch batch, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
             _batches.Add(batch);
         }
 
-        return ValueTask.CompletedTask;
+        return ValueTask.FromResult(!Refuse);
     }
 }
 
