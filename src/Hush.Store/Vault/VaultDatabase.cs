@@ -22,6 +22,7 @@ internal sealed class VaultDatabase : IDisposable
         """;
 
     private readonly SqliteConnection _connection;
+    private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
 
     private VaultDatabase(string path, SqliteConnection connection)
     {
@@ -77,14 +78,14 @@ internal sealed class VaultDatabase : IDisposable
 
     public (ulong KeyId, byte[] Sealed)? FindTenant(string tenant) => Run("read", () =>
     {
-        using var command = Command("SELECT key_id, sealed FROM tenants WHERE tenant=$t", tenant);
+        var command = Command("SELECT key_id, sealed FROM tenants WHERE tenant=$t", tenant);
         using var reader = command.ExecuteReader();
         return reader.Read() ? (unchecked((ulong)reader.GetInt64(0)), Blob(reader, 1)) : ((ulong, byte[])?)null;
     });
 
     public void InsertTenant(string tenant, ulong keyId, byte[] sealedKey) => Run("write", () =>
     {
-        using var command = Command("INSERT INTO tenants(tenant, key_id, sealed) VALUES($t, $k, $s)", tenant);
+        var command = Command("INSERT INTO tenants(tenant, key_id, sealed) VALUES($t, $k, $s)", tenant);
         command.Parameters.AddWithValue("$k", unchecked((long)keyId));
         command.Parameters.AddWithValue("$s", sealedKey);
         return command.ExecuteNonQuery();
@@ -99,7 +100,7 @@ internal sealed class VaultDatabase : IDisposable
         var id = subject.ToArray();
         return Run("read", () =>
         {
-            using var command = Command("SELECT sealed FROM subjects WHERE tenant=$t AND subject=$s", tenant);
+            var command = Command("SELECT sealed FROM subjects WHERE tenant=$t AND subject=$s", tenant);
             command.Parameters.AddWithValue("$s", id);
             return command.ExecuteScalar() switch
             {
@@ -115,7 +116,7 @@ internal sealed class VaultDatabase : IDisposable
         var id = subject.ToArray();
         return Run("read", () =>
         {
-            using var command = Command("SELECT token_id, lookup, subject, sealed FROM entries WHERE tenant=$t AND subject=$s", tenant);
+            var command = Command("SELECT token_id, lookup, subject, sealed FROM entries WHERE tenant=$t AND subject=$s", tenant);
             command.Parameters.AddWithValue("$s", id);
             return ReadEntries(command);
         });
@@ -128,24 +129,22 @@ internal sealed class VaultDatabase : IDisposable
     public bool Insert(string tenant, Entry entry, byte[]? newSubjectKey) => Run("write", () =>
     {
         using var transaction = _connection.BeginTransaction();
-        using (var exists = Command("SELECT 1 FROM entries WHERE tenant=$t AND token_id=$i", tenant, transaction))
+        var exists = Command("SELECT 1 FROM entries WHERE tenant=$t AND token_id=$i", tenant, transaction);
+        exists.Parameters.AddWithValue("$i", entry.TokenId);
+        if (exists.ExecuteScalar() is not null)
         {
-            exists.Parameters.AddWithValue("$i", entry.TokenId);
-            if (exists.ExecuteScalar() is not null)
-            {
-                return false;
-            }
+            return false;
         }
 
         if (newSubjectKey is not null)
         {
-            using var subject = Command("INSERT INTO subjects(tenant, subject, sealed) VALUES($t, $s, $k)", tenant, transaction);
+            var subject = Command("INSERT INTO subjects(tenant, subject, sealed) VALUES($t, $s, $k)", tenant, transaction);
             subject.Parameters.AddWithValue("$s", entry.Subject);
             subject.Parameters.AddWithValue("$k", newSubjectKey);
             subject.ExecuteNonQuery();
         }
 
-        using var insert = Command("INSERT INTO entries(tenant, token_id, lookup, subject, sealed) VALUES($t, $i, $l, $s, $e)", tenant, transaction);
+        var insert = Command("INSERT INTO entries(tenant, token_id, lookup, subject, sealed) VALUES($t, $i, $l, $s, $e)", tenant, transaction);
         insert.Parameters.AddWithValue("$i", entry.TokenId);
         insert.Parameters.AddWithValue("$l", entry.Lookup);
         insert.Parameters.AddWithValue("$s", entry.Subject);
@@ -167,11 +166,19 @@ internal sealed class VaultDatabase : IDisposable
 
     public long CountEntries(string tenant) => Run("read", () =>
     {
-        using var command = Command("SELECT count(*) FROM entries WHERE tenant=$t", tenant);
+        var command = Command("SELECT count(*) FROM entries WHERE tenant=$t", tenant);
         return (long)command.ExecuteScalar()!;
     });
 
-    public void Dispose() => _connection.Dispose();
+    public void Dispose()
+    {
+        foreach (var statement in _statements.Values)
+        {
+            statement.Dispose();
+        }
+
+        _connection.Dispose();
+    }
 
     private static void Execute(SqliteConnection connection, string sql)
     {
@@ -201,7 +208,7 @@ internal sealed class VaultDatabase : IDisposable
 
     private Entry? FindEntry(string column, string tenant, byte[] id) => Run("read", () =>
     {
-        using var command = Command($"SELECT token_id, lookup, subject, sealed FROM entries WHERE tenant=$t AND {column}=$i", tenant);
+        var command = Command($"SELECT token_id, lookup, subject, sealed FROM entries WHERE tenant=$t AND {column}=$i", tenant);
         command.Parameters.AddWithValue("$i", id);
         return ReadEntries(command) is [var entry] ? entry : null;
     });
@@ -217,17 +224,15 @@ internal sealed class VaultDatabase : IDisposable
         {
             if (subjectFilter.Length == 0)
             {
-                using var key = Command("DELETE FROM tenants WHERE tenant=$t", tenant, transaction);
+                var key = Command("DELETE FROM tenants WHERE tenant=$t", tenant, transaction);
                 key.ExecuteNonQuery();
             }
 
-            using (var keys = Command($"DELETE FROM subjects WHERE {subjectFilter}tenant=$t", tenant, transaction))
-            {
-                bind(keys);
-                keys.ExecuteNonQuery();
-            }
+            var keys = Command($"DELETE FROM subjects WHERE {subjectFilter}tenant=$t", tenant, transaction);
+            bind(keys);
+            keys.ExecuteNonQuery();
 
-            using var entries = Command($"DELETE FROM entries WHERE {subjectFilter}tenant=$t", tenant, transaction);
+            var entries = Command($"DELETE FROM entries WHERE {subjectFilter}tenant=$t", tenant, transaction);
             bind(entries);
             removed = entries.ExecuteNonQuery();
             transaction.Commit();
@@ -237,11 +242,21 @@ internal sealed class VaultDatabase : IDisposable
         return removed;
     });
 
+    /// <summary>
+    /// The statement for <paramref name="sql"/>, prepared once and reused (preparing costs about as much as running
+    /// these small statements), with the tenant bound. Owned by this class: callers do not dispose it.
+    /// </summary>
     private SqliteCommand Command(string sql, string tenant, SqliteTransaction? transaction = null)
     {
-        var command = _connection.CreateCommand();
-        command.CommandText = sql;
+        if (!_statements.TryGetValue(sql, out var command))
+        {
+            command = _connection.CreateCommand();
+            command.CommandText = sql;
+            _statements[sql] = command;
+        }
+
         command.Transaction = transaction;
+        command.Parameters.Clear();
         command.Parameters.AddWithValue("$t", tenant);
         return command;
     }
