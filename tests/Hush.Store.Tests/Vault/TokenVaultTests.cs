@@ -198,7 +198,15 @@ public sealed partial class TokenVaultTests : IDisposable
             catch (TokenVaultException ex)
             {
                 failure = ex;
-                Assert.Throws<TokenVaultException>(() => _vault.Tokenize("acme", "customer_id", value));
+
+                // A retry fails again or (the rollback freed a page) commits: either way a token it returns is on disk.
+                try
+                {
+                    saved.Add((value, _vault.Tokenize("acme", "customer_id", value)));
+                }
+                catch (TokenVaultException)
+                {
+                }
             }
         }
 
