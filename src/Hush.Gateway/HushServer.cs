@@ -102,12 +102,34 @@ public sealed class HushServer : IAsyncDisposable
             Log.ConfigWarning(logger, warning);
         }
 
-        // The privacy stage first: a broken policy or secret refuses to start before anything listens.
-        var privacy = options.PrivacyStageFactory is { } factory
-            ? factory(config)
-            : PolicyPrivacyStage.Create(config, metrics, loggerFactory);
+        // The exporters, then the privacy stage, which tokenizes into the store's vault (over the store's key ring:
+        // one key ring per data directory); a broken policy or secret still refuses to start before anything listens.
         var owned = CreateExporters(config, metrics, loggerFactory, options.TimeProvider);
         var store = owned.OfType<Hush.Store.Storage.StoreExporter>().FirstOrDefault();
+        Hush.Store.Vault.TokenVault? vault = null;
+        IPrivacyStage privacy;
+        try
+        {
+            if (options.TokenVault is null && store is not null)
+            {
+                vault = Hush.Store.Vault.TokenVault.Open(config.DataDir, store.Store.Keys, loggerFactory.CreateLogger<Hush.Store.Vault.TokenVault>());
+            }
+
+            privacy = options.PrivacyStageFactory is { } factory
+                ? factory(config)
+                : PolicyPrivacyStage.Create(config, metrics, loggerFactory, vault: options.TokenVault ?? vault);
+        }
+        catch
+        {
+            vault?.Dispose();
+            foreach (var exporter in owned)
+            {
+                await exporter.DisposeAsync();
+            }
+
+            throw;
+        }
+
         var exporters = new List<ISpanExporter>(owned);
         exporters.AddRange(options.AdditionalExporters);
         var processors = config.Pipeline.TailSampling
@@ -127,6 +149,12 @@ public sealed class HushServer : IAsyncDisposable
             .ToList();
         var pipeline = new TracePipeline(config.Pipeline.Id, ToPipelineOptions(config.Pipeline), privacy, [.. processors], exporters, metrics, loggerFactory, options.TimeProvider, store?.Journal);
         var server = new HushServer(config, pipeline, privacy, processors, owned, metrics, logger) { Store = store?.Store, _journal = store?.Journal };
+        if (vault is not null)
+        {
+            // Disposed last: resolve on the admin port reads it until the admin port closes.
+            server._disposables.Add(vault);
+        }
+
         try
         {
             await server.StartCoreAsync(options, loggerFactory, cancellationToken);

@@ -32,7 +32,11 @@ public sealed class HushServerOptions
     /// </summary>
     public Hush.Store.Reading.ITraceReader? TraceReader { get; init; }
 
-    /// <summary>The token vault <c>POST /api/hush/resolve</c> reads; null uses the privacy stage's own vault.</summary>
+    /// <summary>
+    /// The token vault the tokenize action writes and <c>POST /api/hush/resolve</c> reads (tests; not owned). Null, the
+    /// default: the store's durable vault (<c>{data_dir}/vault.db</c>) when the pipeline exports to the embedded store,
+    /// else an in-memory one whose tokens resolve within one run only (a warning says so).
+    /// </summary>
     public Hush.Privacy.Transforms.ITokenVault? TokenVault { get; init; }
 
     /// <summary>The metrics registry; a new one by default.</summary>

@@ -38,6 +38,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 4020, Level = LogLevel.Information, Message = "privacy: enforcing {Policy} (fingerprint {Fingerprint}); pseudonym secret from {SecretSource}")]
     internal static partial void PrivacyReady(ILogger logger, string policy, string fingerprint, string secretSource);
 
+    [LoggerMessage(EventId = 4021, Level = LogLevel.Information, Message = "privacy: the tokenize action writes to the durable vault {Path}")]
+    internal static partial void VaultDurable(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 4022, Level = LogLevel.Warning, Message = "privacy: no store exporter, so the tokenize action's vault is in memory: tokens resolve within this run only (add exporters.store for a durable vault)")]
+    internal static partial void VaultInMemory(ILogger logger);
+
     [LoggerMessage(EventId = 4030, Level = LogLevel.Warning, Message = "store: replayed {Requests} requests ({Spans} spans) the journal held from before the last stop")]
     internal static partial void JournalReplayed(ILogger logger, int requests, long spans);
 }

@@ -4,6 +4,7 @@ using Hush.Privacy;
 using Hush.Privacy.Transforms;
 using Hush.Store;
 using Hush.Store.Storage;
+using Hush.Store.Vault;
 
 namespace Hush.Cli.Commands;
 
@@ -30,8 +31,8 @@ internal static class StoreCommands
     {
         var config = ConfigOption();
         var tenant = new Option<string>("--tenant") { Description = "The tenant to erase from.", Required = true };
-        var subject = new Option<string?>("--subject") { Description = "The raw identifier (user id, email...) whose spans to remove; its pseudonyms are computed, the value is never stored." };
-        var all = new Option<bool>("--all") { Description = "Erase the whole tenant: destroy its keys first (crypto-shredding), then delete its files." };
+        var subject = new Option<string?>("--subject") { Description = "The raw identifier (user id, email...) whose spans and token vault entries to remove; its pseudonyms are computed, the value is never stored." };
+        var all = new Option<bool>("--all") { Description = "Erase the whole tenant: destroy its keys first (crypto-shredding, its token vault included), then delete its files and vault entries." };
         var erase = new Command("erase", "Erase one subject's spans, or a whole tenant, from the store.");
         erase.Options.Add(config);
         erase.Options.Add(tenant);
@@ -113,28 +114,36 @@ internal static class StoreCommands
 
         return WithStore(configPath, error, environment, (store, config) =>
         {
+            using var vault = TokenVault.Open(config.DataDir, store.Keys);
             if (all)
             {
+                // The store destroys the tenant's data keys first, which shreds its vault key too; then the bytes go.
                 var report = store.EraseTenant(tenant);
-                output.WriteLine($"tenant {tenant}: keys destroyed, {report.Blocks} blocks ({report.Spans} spans) and {report.Files} segment files deleted");
+                var entries = vault.EraseTenant(tenant);
+                output.WriteLine($"tenant {tenant}: keys destroyed, {report.Blocks} blocks ({report.Spans} spans) and {report.Files} segment files deleted, {entries} token vault entries deleted");
                 return 0;
             }
 
-            // The subject's pseudonyms under every data class the policy pseudonymizes: the raw value goes no further.
+            // The subject's pseudonyms under every data class the policy pseudonymizes, and the tokens the vault issued
+            // for it: the raw value goes no further.
             var secret = Hush.Gateway.Privacy.PseudonymSecret.Load(config.Privacy, config.DataDir, Environment.GetEnvironmentVariable, out _);
             var keys = new DerivedPseudonymKeyProvider(secret);
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
             var pseudonymizer = new Pseudonymizer(keys.GetKey(tenant));
+            var needles = PseudonymizedClasses(config).Select(c => pseudonymizer.Pseudonymize(c, subject!)).ToList();
+            needles.AddRange(vault.TokensOf(tenant, subject!));
             long spans = 0;
             var blocks = 0;
-            foreach (var dataClass in PseudonymizedClasses(config))
+            foreach (var needle in needles)
             {
-                var removed = store.EraseMatching(tenant, pseudonymizer.Pseudonymize(dataClass, subject!));
+                var removed = store.EraseMatching(tenant, needle);
                 spans += removed.Spans;
                 blocks += removed.Blocks;
             }
 
-            output.WriteLine($"tenant {tenant}: removed {spans} spans carrying the subject from {blocks} blocks; every other span of those blocks was kept");
+            // The spans first: an erasure cut short is run again and still finds the subject's tokens.
+            var vaultEntries = vault.EraseSubject(tenant, subject!);
+            output.WriteLine($"tenant {tenant}: removed {spans} spans carrying the subject from {blocks} blocks; every other span of those blocks was kept; deleted {vaultEntries} token vault entries (its tokens no longer resolve)");
             return 0;
         });
     }
@@ -204,7 +213,7 @@ internal static class StoreCommands
             using var store = TraceStore.Open(config.DataDir, kek);
             return action(store, config);
         }
-        catch (Exception ex) when (ex is IOException or KeyStoreException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or KeyStoreException or TokenVaultException or UnauthorizedAccessException or InvalidOperationException)
         {
             error.WriteLine("hush: " + ex.Message);
             return 1;

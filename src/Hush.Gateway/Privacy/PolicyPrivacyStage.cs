@@ -22,13 +22,11 @@ public sealed class PolicyPrivacyStage : IPrivacyStage, IDisposable
     private readonly Counter _reloadsApplied;
     private readonly Counter _reloadsFailed;
 
-    private PolicyPrivacyStage(PolicyProvider policies, byte[] secret, HushMetrics metrics)
+    private PolicyPrivacyStage(PolicyProvider policies, byte[] secret, ITokenVault vault, HushMetrics metrics)
     {
         _policies = policies;
         var counters = new PrivacyCounters();
-
-        // Tokens live in memory until the store's durable vault takes this seat: they resolve within one run only.
-        Vault = new InMemoryTokenVault();
+        Vault = vault;
         _scrubber = new PolicyScrubber(policies, new DerivedPseudonymKeyProvider(secret), Vault, counters);
         metrics.ObservedCounter(
             "hush_privacy_values_total",
@@ -61,7 +59,15 @@ public sealed class PolicyPrivacyStage : IPrivacyStage, IDisposable
     /// Builds the stage. Throws <see cref="PolicyLoadException"/> (every error listed) for a broken policy file
     /// and <see cref="InvalidOperationException"/> for an unusable pseudonym secret.
     /// </summary>
-    public static PolicyPrivacyStage Create(HushConfig config, HushMetrics metrics, ILoggerFactory loggerFactory, Func<string, string?>? environment = null)
+    /// <param name="config">The server config.</param>
+    /// <param name="metrics">Where the stage's counters go.</param>
+    /// <param name="loggerFactory">Where the stage logs.</param>
+    /// <param name="environment">Reads environment variables (the pseudonym secret); the process environment when null.</param>
+    /// <param name="vault">
+    /// Where the tokenize action writes (not owned): the store's durable vault. Null keeps tokens in memory, resolvable
+    /// within this run only, and logs a warning.
+    /// </param>
+    public static PolicyPrivacyStage Create(HushConfig config, HushMetrics metrics, ILoggerFactory loggerFactory, Func<string, string?>? environment = null, ITokenVault? vault = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(metrics);
@@ -73,10 +79,18 @@ public sealed class PolicyPrivacyStage : IPrivacyStage, IDisposable
             : PolicyProvider.FromDefault();
         try
         {
-            var stage = new PolicyPrivacyStage(policies, secret, metrics);
+            var stage = new PolicyPrivacyStage(policies, secret, vault ?? new InMemoryTokenVault(), metrics);
             policies.Reloaded += _ => stage._reloadsApplied.Add();
             policies.ReloadFailed += _ => stage._reloadsFailed.Add();
             Log.PrivacyReady(logger, policies.Path ?? "the shipped default policy", policies.Current.Fingerprint, source);
+            if (vault is Hush.Store.Vault.TokenVault durable)
+            {
+                Log.VaultDurable(logger, durable.FilePath);
+            }
+            else if (vault is null)
+            {
+                Log.VaultInMemory(logger);
+            }
             return stage;
         }
         catch

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace Hush.Privacy.Transforms;
 
 /// <summary>
@@ -12,11 +10,6 @@ public sealed class InMemoryTokenVault : ITokenVault
 {
     /// <summary>About 100 MB of strings at typical value sizes: plenty for development, bounded for a test run.</summary>
     public const int DefaultMaxEntries = 1_000_000;
-
-    private const string TokenPrefix = "tok_";
-
-    /// <summary>26 base32 chars carry 130 bits, covering the 128 random bits.</summary>
-    private const int TokenChars = 26;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Tenant, string DataClass, string Value), string> _tokens = [];
@@ -66,7 +59,7 @@ public sealed class InMemoryTokenVault : ITokenVault
             string token;
             do
             {
-                token = NewToken();
+                token = VaultToken.New();
             }
             while (_values.ContainsKey((tenant, token)));
 
@@ -85,16 +78,5 @@ public sealed class InMemoryTokenVault : ITokenVault
         {
             return _values.TryGetValue((tenant, token), out value);
         }
-    }
-
-    private static string NewToken()
-    {
-        Span<byte> random = stackalloc byte[17];
-        RandomNumberGenerator.Fill(random[..16]);
-        random[16] = 0;
-        Span<char> text = stackalloc char[TokenPrefix.Length + TokenChars];
-        TokenPrefix.CopyTo(text);
-        Base32.Encode(random, text[TokenPrefix.Length..], TokenChars);
-        return new string(text);
     }
 }

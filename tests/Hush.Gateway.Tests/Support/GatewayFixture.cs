@@ -32,6 +32,15 @@ internal sealed class GatewayFixture : IAsyncDisposable
           data_dir: DATADIR
         """;
 
+    /// <summary><see cref="Yaml"/> exporting to the embedded store of <paramref name="dataDir"/>, under the policy file <paramref name="policyPath"/>.</summary>
+    public static string StoreYaml(string dataDir, string policyPath) => Yaml
+        .Replace("DATADIR", dataDir, StringComparison.Ordinal)
+        .Replace("CAPACITY", "1024", StringComparison.Ordinal)
+        .Replace("BATCH", "100", StringComparison.Ordinal)
+        .Replace("nop: {}", "store: {}", StringComparison.Ordinal)
+        .Replace("exporters: [nop]", "exporters: [store]", StringComparison.Ordinal)
+        .Replace("processors:\n  batch:", $"processors:\n  privacy: {{ policy: {policyPath} }}\n  batch:", StringComparison.Ordinal);
+
     private readonly ILoggerFactory _loggerFactory;
 
     private readonly string _dataDir;
