@@ -79,7 +79,7 @@ public class TailSamplingBenchmarks
             new HushMetrics(),
             NullLoggerFactory.Instance,
             _clock);
-        sampler.Start(static (_, _) => ValueTask.CompletedTask);
+        sampler.Start(static (_, _) => ValueTask.FromResult(true));
         return sampler;
     }
 
@@ -178,7 +178,7 @@ public class TailSamplingBenchmarks
             new HushMetrics(),
             NullLoggerFactory.Instance,
             clock);
-        sampler.Start(static (_, _) => ValueTask.CompletedTask);
+        sampler.Start(static (_, _) => ValueTask.FromResult(true));
         var before = GC.GetTotalMemory(forceFullCollection: true);
         foreach (var b in batches)
         {
