@@ -202,10 +202,23 @@ internal sealed class StoreIndex : IDisposable
             c =>
             {
                 c.Parameters.AddWithValue("$token", token);
-                c.Parameters.AddWithValue("$t", tenant);
-                c.Parameters.AddWithValue("$start", startNanos ?? long.MinValue);
-                c.Parameters.AddWithValue("$end", endNanos ?? long.MaxValue);
+                BindWindow(c, tenant, startNanos, endNanos);
             });
+
+    /// <summary>
+    /// For the traces of block <paramref name="blockId"/>: their other live blocks overlapping the window, with the trace
+    /// token each is found by. One statement per block instead of one per trace (a block holds ~150 traces, and most
+    /// traces live in one block, so this is usually empty).
+    /// </summary>
+    public IReadOnlyList<(byte[] Token, BlockRow Row)> OtherBlocksOfTraces(string tenant, long blockId, long? startNanos, long? endNanos)
+        => Query(
+            "SELECT b.*, o.token FROM traces t JOIN traces o ON o.token = t.token AND o.block <> t.block JOIN blocks b ON b.id = o.block WHERE t.block = $block AND b.tenant = $t AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end",
+            c =>
+            {
+                c.Parameters.AddWithValue("$block", blockId);
+                BindWindow(c, tenant, startNanos, endNanos);
+            },
+            reader => ((byte[])reader[13], ReadRow(reader)));
 
     /// <summary>Live blocks overlapping the window, newest (latest span end) first.</summary>
     public IReadOnlyList<BlockRow> BlocksInWindow(string tenant, long startNanos, long endNanos)
@@ -324,7 +337,17 @@ internal sealed class StoreIndex : IDisposable
         return command;
     }
 
-    private List<BlockRow> Query(string sql, Action<SqliteCommand> bind)
+    /// <summary>Binds <c>$t</c>, <c>$start</c> and <c>$end</c> (open bounds when null).</summary>
+    private static void BindWindow(SqliteCommand command, string tenant, long? startNanos, long? endNanos)
+    {
+        command.Parameters.AddWithValue("$t", tenant);
+        command.Parameters.AddWithValue("$start", startNanos ?? long.MinValue);
+        command.Parameters.AddWithValue("$end", endNanos ?? long.MaxValue);
+    }
+
+    private List<BlockRow> Query(string sql, Action<SqliteCommand> bind) => Query(sql, bind, ReadRow);
+
+    private List<T> Query<T>(string sql, Action<SqliteCommand> bind, Func<SqliteDataReader, T> map)
     {
         lock (_lock)
         {
@@ -332,28 +355,31 @@ internal sealed class StoreIndex : IDisposable
             command.CommandText = sql;
             bind(command);
             using var reader = command.ExecuteReader();
-            var rows = new List<BlockRow>();
+            var rows = new List<T>();
             while (reader.Read())
             {
-                rows.Add(new BlockRow(
-                    reader.GetInt64(0),
-                    reader.GetString(1),
-                    (ulong)reader.GetInt64(2),
-                    (ulong)reader.GetInt64(3),
-                    reader.GetInt64(4),
-                    reader.GetInt32(5),
-                    reader.GetInt64(6),
-                    reader.GetInt64(7),
-                    reader.GetInt32(8),
-                    (byte[])reader[9],
-                    (byte[])reader[10],
-                    reader.GetInt64(11) != 0)
-                {
-                    WrittenUnixMs = reader.GetInt64(12),
-                });
+                rows.Add(map(reader));
             }
 
             return rows;
         }
     }
+
+    /// <summary>A <see cref="BlockRow"/> from the first 13 columns (<c>blocks.*</c>).</summary>
+    private static BlockRow ReadRow(SqliteDataReader reader) => new(
+        reader.GetInt64(0),
+        reader.GetString(1),
+        (ulong)reader.GetInt64(2),
+        (ulong)reader.GetInt64(3),
+        reader.GetInt64(4),
+        reader.GetInt32(5),
+        reader.GetInt64(6),
+        reader.GetInt64(7),
+        reader.GetInt32(8),
+        (byte[])reader[9],
+        (byte[])reader[10],
+        reader.GetInt64(11) != 0)
+    {
+        WrittenUnixMs = reader.GetInt64(12),
+    };
 }

@@ -223,6 +223,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
             // trace found there is kept when every hint may hold in one of its blocks.
             if ((scan.Hints.Count == 0 || scan.Hints.Any(h => TermFilter.MightContain(row.Bloom, h, key))) && decoded.Read(row) is { } block)
             {
+                // The other blocks of this block's traces, in one index query for the whole block.
+                var others = OtherBlocksByToken(tenant, row.Id, start, end);
                 foreach (var span in Spans(block))
                 {
                     if (!seen.Add(span.TraceId))
@@ -230,7 +232,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
                         continue;
                     }
 
-                    var traceRows = _index.BlocksOfTrace(tenant, key.TraceToken(span.TraceId), start, end);
+                    var traceRows = others.Count > 0 && others.TryGetValue(Convert.ToBase64String(key.TraceToken(span.TraceId)), out var more)
+                        ? [.. more.Append(row).OrderBy(r => r.Sequence)]
+                        : (IReadOnlyList<BlockRow>)[row];
                     if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, key))) && Assemble(span.TraceId, traceRows, decoded.Read) is { } trace)
                     {
                         ready.Enqueue(trace, LatestEnd(trace));
@@ -769,6 +773,24 @@ public sealed class TraceStore : ITraceReader, IDisposable
         var state = State(tenant);
         // Only this trace's spans are decoded from each block: ~7 of ~1,000, the bulk of a lookup's cost otherwise.
         return Assemble(traceId, _index.BlocksOfTrace(tenant, state.IndexKey.TraceToken(traceId), start, end), row => ReadBlock(row, traceId));
+    }
+
+    /// <summary>The other blocks of <paramref name="blockId"/>'s traces, by trace token (base64); empty when every trace lives in that block alone.</summary>
+    private Dictionary<string, List<BlockRow>> OtherBlocksByToken(string tenant, long blockId, long? start, long? end)
+    {
+        var byToken = new Dictionary<string, List<BlockRow>>(StringComparer.Ordinal);
+        foreach (var (token, other) in _index.OtherBlocksOfTraces(tenant, blockId, start, end))
+        {
+            var name = Convert.ToBase64String(token);
+            if (!byToken.TryGetValue(name, out var list))
+            {
+                byToken[name] = list = [];
+            }
+
+            list.Add(other);
+        }
+
+        return byToken;
     }
 
     /// <summary>The spans of <paramref name="traceId"/> in <paramref name="rows"/> (blocks read by <paramref name="read"/>), each once; null when there is none.</summary>
