@@ -196,9 +196,13 @@ internal sealed class StoreIndex : IDisposable
         }
     }
 
+    /// <remarks>
+    /// <c>CROSS JOIN</c> fixes SQLite's join order (token first): without statistics the planner walked every block of the
+    /// tenant by <c>blocks_time</c> and probed each, 42 ms per lookup at 11,000 blocks instead of a primary-key seek.
+    /// </remarks>
     public IReadOnlyList<BlockRow> BlocksOfTrace(string tenant, byte[] token, long? startNanos, long? endNanos)
         => Query(
-            "SELECT b.* FROM traces t JOIN blocks b ON b.id = t.block WHERE t.token = $token AND b.tenant = $t AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end ORDER BY b.seq",
+            "SELECT b.* FROM traces t CROSS JOIN blocks b ON b.id = t.block WHERE t.token = $token AND b.tenant = $t AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end ORDER BY b.seq",
             c =>
             {
                 c.Parameters.AddWithValue("$token", token);
@@ -212,7 +216,7 @@ internal sealed class StoreIndex : IDisposable
     /// </summary>
     public IReadOnlyList<(byte[] Token, BlockRow Row)> OtherBlocksOfTraces(string tenant, long blockId, long? startNanos, long? endNanos)
         => Query(
-            "SELECT b.*, o.token FROM traces t JOIN traces o ON o.token = t.token AND o.block <> t.block JOIN blocks b ON b.id = o.block WHERE t.block = $block AND b.tenant = $t AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end",
+            "SELECT b.*, o.token FROM traces t CROSS JOIN traces o ON o.token = t.token AND o.block <> t.block CROSS JOIN blocks b ON b.id = o.block WHERE t.block = $block AND b.tenant = $t AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end",
             c =>
             {
                 c.Parameters.AddWithValue("$block", blockId);
