@@ -225,7 +225,7 @@ public sealed class HushServer : IAsyncDisposable
         var admin = new AdminEndpoints(Metrics, () => IsReady, () => Volatile.Read(ref _state) == StateStarting ? "starting" : "stopping");
 
         // The Tempo-compatible query API shares the admin port; paths it does not serve fall through to /metrics and health.
-        var query = Query.QueryApi.Create(Config, options.TraceReader ?? Store, options.TokenVault ?? (_privacy as PolicyPrivacyStage)?.Vault, options.TimeProvider, loggerFactory, options.JwksHttpHandler);
+        var query = Query.QueryApi.Create(Config, options.TraceReader ?? Store, options.TokenVault ?? (_privacy as PolicyPrivacyStage)?.Vault, options.TimeProvider, loggerFactory, options.JwksHttpHandler, Metrics);
         _disposables.Add(query);
         _admin = BuildHost(Config.Admin, HttpProtocols.Http1AndHttp2, loggerFactory, async context =>
         {

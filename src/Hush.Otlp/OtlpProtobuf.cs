@@ -14,6 +14,22 @@ public static class OtlpProtobuf
     /// <exception cref="OtlpDecodeException">The payload is malformed; the message names the field and byte offset, never the content.</exception>
     public static TraceRequest DecodeTraceRequest(ReadOnlySpan<byte> data) => TraceProtoDecoder.DecodeTraceRequest(data);
 
+    /// <summary>
+    /// Decodes only the spans of <paramref name="traceId"/> from an <c>ExportTraceServiceRequest</c>: every other span is
+    /// skipped after its id, and scopes and resources without a span of the trace are left out. Same errors as
+    /// <see cref="DecodeTraceRequest(ReadOnlySpan{byte})"/> for the parts it reads.
+    /// </summary>
+    /// <exception cref="OtlpDecodeException">The payload is malformed.</exception>
+    public static TraceRequest DecodeTraceRequest(ReadOnlySpan<byte> data, TraceId traceId)
+    {
+        if (traceId.IsEmpty)
+        {
+            throw new ArgumentException("Filter on a trace id that is not empty.", nameof(traceId));
+        }
+
+        return TraceProtoDecoder.DecodeTraceRequest(data, traceId);
+    }
+
     /// <summary>Exact number of bytes <see cref="Encode(TraceRequest)"/> produces.</summary>
     /// <exception cref="ArgumentException">Attribute values nest deeper than the codec limit.</exception>
     public static int GetEncodedSize(TraceRequest request)

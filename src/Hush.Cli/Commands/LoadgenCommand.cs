@@ -39,6 +39,7 @@ internal static class LoadgenCommand
         var insecure = new Option<bool>("--insecure") { Description = "Accept any TLS server certificate (self-signed test servers)." };
 
         var command = new Command("loadgen", "Send realistic OTLP trace load (HTTP protobuf/JSON or gRPC) and report spans/s, statuses and latency.");
+        command.Subcommands.Add(QueryLoadCommand.Create());
         foreach (var option in new Option[] { endpoint, protocol, gzip, rate, duration, spans, batch, concurrency, headers, services, seed, piiRatio, timeout, maxAttempts, insecure })
         {
             command.Options.Add(option);

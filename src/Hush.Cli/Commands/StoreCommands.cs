@@ -24,6 +24,8 @@ internal static class StoreCommands
         verify.Options.Add(tenant);
         verify.SetAction(r => RunVerify(r.GetValue(config)?.FullName, r.GetValue(tenant), Console.Out, Console.Error));
         command.Subcommands.Add(verify);
+        command.Subcommands.Add(StoreBenchCommands.CreateFill(ConfigOption()));
+        command.Subcommands.Add(StoreBenchCommands.CreateBenchRead(ConfigOption()));
         return command;
     }
 
@@ -191,7 +193,7 @@ internal static class StoreCommands
         return classes;
     }
 
-    private static int WithStore(string? configPath, TextWriter error, IReadOnlyDictionary<string, string?>? environment, Func<TraceStore, HushConfig, int> action)
+    internal static int WithStore(string? configPath, TextWriter error, IReadOnlyDictionary<string, string?>? environment, Func<TraceStore, HushConfig, int> action)
     {
         var loaded = configPath is null ? HushConfigLoader.LoadDefault(environment) : HushConfigLoader.LoadFile(configPath, environment);
         if (loaded.Config is not { } config)

@@ -63,9 +63,11 @@ internal sealed partial class QueryApi : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly IDisposable? _owned;
+    private readonly QueryMetrics _metrics;
 
-    internal QueryApi(QueryConfig config, string dataDir, ITraceReader? reader, ITokenVault? vault, AuditLog audit, QueryAuthenticator auth, TimeProvider time, ILogger logger, IDisposable? owned = null)
+    internal QueryApi(QueryConfig config, string dataDir, ITraceReader? reader, ITokenVault? vault, AuditLog audit, QueryAuthenticator auth, TimeProvider time, ILogger logger, IDisposable? owned = null, Hush.Pipeline.HushMetrics? metrics = null)
     {
+        _metrics = new QueryMetrics(metrics ?? new Hush.Pipeline.HushMetrics());
         _config = config;
         _dataDir = dataDir;
         _reader = reader;
@@ -100,7 +102,7 @@ internal sealed partial class QueryApi : IDisposable
     public AuditLog Audit { get; }
 
     /// <summary>Builds the API of <paramref name="config"/>: API keys, JWT (when configured) and the audit log of its data dir.</summary>
-    public static QueryApi Create(HushConfig config, ITraceReader? reader, ITokenVault? vault, TimeProvider time, ILoggerFactory loggerFactory, HttpMessageHandler? jwksHandler = null)
+    public static QueryApi Create(HushConfig config, ITraceReader? reader, ITokenVault? vault, TimeProvider time, ILoggerFactory loggerFactory, HttpMessageHandler? jwksHandler = null, Hush.Pipeline.HushMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var auth = config.Query.Auth;
@@ -109,7 +111,7 @@ internal sealed partial class QueryApi : IDisposable
         try
         {
             var audit = AuditLog.Open(config.DataDir, time);
-            return new QueryApi(config.Query, config.DataDir, reader, vault, audit, new QueryAuthenticator(auth, keys, jwt), time, loggerFactory.CreateLogger<QueryApi>(), jwt);
+            return new QueryApi(config.Query, config.DataDir, reader, vault, audit, new QueryAuthenticator(auth, keys, jwt), time, loggerFactory.CreateLogger<QueryApi>(), jwt, metrics);
         }
         catch
         {
@@ -160,7 +162,10 @@ internal sealed partial class QueryApi : IDisposable
                 return true;
         }
 
-        var reply = await ServeAsync(context, route, argument, path);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var (reply, roles) = await ServeAsync(context, route, argument, path);
+        var answered = reply ?? Text(499, "client closed the request") with { Reason = "client_closed" };
+        _metrics.Record(MetricName(route), answered.Status, answered.Reason, roles, answered.Results, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         if (reply is not null)
         {
             await WriteAsync(context, reply);
@@ -245,8 +250,11 @@ internal sealed partial class QueryApi : IDisposable
         _ => "audit.read",
     };
 
-    /// <summary>Authenticates, limits, binds the tenant, authorizes, runs, audits. Null when the client went away.</summary>
-    private async Task<Reply?> ServeAsync(HttpContext context, Route route, string argument, string path)
+    /// <summary>The endpoint as metrics name it: the audit action, in metric-label spelling.</summary>
+    private static string MetricName(Route route) => route == Route.AuditRead ? "audit_read" : ActionOf(route);
+
+    /// <summary>Authenticates, limits, binds the tenant, authorizes, runs, audits. Null when the client went away; the caller's roles when authenticated.</summary>
+    private async Task<(Reply? Reply, QueryRoles? Roles)> ServeAsync(HttpContext context, Route route, string argument, string path)
     {
         var parameters = AuditParameters(context.Request, route, argument);
         var entry = new AuditEntry
@@ -347,10 +355,10 @@ internal sealed partial class QueryApi : IDisposable
             // Fail closed: an answer that cannot be audited is not given.
             var type = e.GetType().Name;
             QueryLog.AuditFailed(_logger, type);
-            return Text(StatusCodes.Status503ServiceUnavailable, "the audit log cannot be written; Hush serves nothing unaudited");
+            return (Text(StatusCodes.Status503ServiceUnavailable, "the audit log cannot be written; Hush serves nothing unaudited") with { Reason = "audit_failed" }, identity?.Roles);
         }
 
-        return context.RequestAborted.IsCancellationRequested ? null : reply;
+        return (context.RequestAborted.IsCancellationRequested ? null : reply, identity?.Roles);
     }
 
     private Reply? SelectTenant(HttpRequest request, QueryIdentity identity, out string? tenant)

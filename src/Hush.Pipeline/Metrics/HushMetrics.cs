@@ -48,6 +48,48 @@ public sealed class HushMetrics
         }
     }
 
+    /// <summary>
+    /// Registers (or returns the already registered) histogram family <paramref name="name"/> with the given upper
+    /// bucket bounds (ascending; <c>+Inf</c> is added). Exposed as <c>_bucket{le}</c>, <c>_sum</c> and <c>_count</c>.
+    /// Registering the same name with other label names or buckets throws.
+    /// </summary>
+    public HistogramFamily Histogram(string name, string help, double[] buckets, params string[] labelNames)
+    {
+        ArgumentNullException.ThrowIfNull(help);
+        ArgumentNullException.ThrowIfNull(buckets);
+        ArgumentNullException.ThrowIfNull(labelNames);
+        ValidateName(name);
+        foreach (var label in labelNames)
+        {
+            ValidateName(label);
+        }
+
+        for (var i = 0; i < buckets.Length; i++)
+        {
+            if (!double.IsFinite(buckets[i]) || (i > 0 && buckets[i] <= buckets[i - 1]))
+            {
+                throw new ArgumentException("Histogram buckets must be finite and strictly ascending.", nameof(buckets));
+            }
+        }
+
+        lock (_lock)
+        {
+            if (_families.TryGetValue(name, out var existing))
+            {
+                if (existing is HistogramFamily histogram && histogram.LabelNames.AsSpan().SequenceEqual(labelNames) && histogram.Buckets.AsSpan().SequenceEqual(buckets))
+                {
+                    return histogram;
+                }
+
+                throw new ArgumentException($"Metric '{name}' is already registered with another type, other label names or other buckets.", nameof(name));
+            }
+
+            var family = new HistogramFamily(name, help, [.. buckets], [.. labelNames]);
+            _families.Add(name, family);
+            return family;
+        }
+    }
+
     /// <summary>Registers an unlabelled gauge read at scrape time. Registering the same name again replaces the reader.</summary>
     public void Gauge(string name, string help, Func<double> read)
     {
@@ -318,6 +360,100 @@ public sealed class Counter
     {
         ArgumentOutOfRangeException.ThrowIfNegative(value);
         Interlocked.Add(ref _value, value);
+    }
+}
+
+/// <summary>A histogram with a fixed set of label names and buckets; one <see cref="Histogram"/> per combination of label values.</summary>
+public sealed class HistogramFamily : MetricFamily
+{
+    private readonly ConcurrentDictionary<string, Histogram> _children = new(StringComparer.Ordinal);
+
+    internal HistogramFamily(string name, string help, double[] buckets, string[] labelNames)
+        : base(name, help, labelNames)
+    {
+        Buckets = buckets;
+    }
+
+    internal double[] Buckets { get; }
+
+    internal override string TypeName => "histogram";
+
+    /// <summary>The histogram for these label values (bounded vocabularies only). Cache the result.</summary>
+    public Histogram WithLabels(params string[] labelValues)
+    {
+        ArgumentNullException.ThrowIfNull(labelValues);
+        if (labelValues.Length != LabelNames.Length)
+        {
+            throw new ArgumentException($"Metric '{Name}' takes {LabelNames.Length} label values, not {labelValues.Length}.", nameof(labelValues));
+        }
+
+        var copy = Array.ConvertAll(labelValues, v => v ?? string.Empty);
+        return _children.GetOrAdd(string.Join('\u0001', copy), static (_, state) => new Histogram(state.Values, state.Buckets), (Values: copy, Buckets));
+    }
+
+    internal override void AppendSamples(StringBuilder sb)
+    {
+        var children = _children.Values.ToArray();
+        Array.Sort(children, static (a, b) => HushMetrics.CompareLabelValues(a.LabelValues, b.LabelValues));
+        string[] bucketLabels = [.. LabelNames, "le"];
+        foreach (var child in children)
+        {
+            var (counts, count, sum) = child.Snapshot();
+            long cumulative = 0;
+            for (var i = 0; i <= Buckets.Length; i++)
+            {
+                cumulative += counts[i];
+                var le = i < Buckets.Length ? HushMetrics.FormatValue(Buckets[i]) : "+Inf";
+                HushMetrics.AppendSample(sb, Name + "_bucket", bucketLabels, [.. child.LabelValues, le], cumulative);
+            }
+
+            HushMetrics.AppendSample(sb, Name + "_sum", LabelNames, child.LabelValues, sum);
+            HushMetrics.AppendSample(sb, Name + "_count", LabelNames, child.LabelValues, count);
+        }
+    }
+}
+
+/// <summary>One histogram series. Thread-safe; <see cref="Observe"/> is a bucket search and three interlocked updates.</summary>
+public sealed class Histogram
+{
+    private readonly double[] _buckets;
+    private readonly long[] _counts;
+    private long _count;
+    private long _sumBits;
+
+    internal Histogram(string[] labelValues, double[] buckets)
+    {
+        LabelValues = labelValues;
+        _buckets = buckets;
+        _counts = new long[buckets.Length + 1];
+    }
+
+    internal string[] LabelValues { get; }
+
+    /// <summary>Records one observation (such as a latency in seconds).</summary>
+    public void Observe(double value)
+    {
+        var i = Array.BinarySearch(_buckets, value);
+        Interlocked.Increment(ref _counts[i >= 0 ? i : ~i]);
+        Interlocked.Increment(ref _count);
+        long seen, next;
+        do
+        {
+            seen = Interlocked.Read(ref _sumBits);
+            next = BitConverter.DoubleToInt64Bits(BitConverter.Int64BitsToDouble(seen) + value);
+        }
+        while (Interlocked.CompareExchange(ref _sumBits, next, seen) != seen);
+    }
+
+    internal (long[] Counts, long Count, double Sum) Snapshot()
+    {
+        var counts = new long[_counts.Length];
+        for (var i = 0; i < counts.Length; i++)
+        {
+            counts[i] = Interlocked.Read(ref _counts[i]);
+        }
+
+        return (counts, Interlocked.Read(ref _count), BitConverter.Int64BitsToDouble(Interlocked.Read(ref _sumBits)));
     }
 }
 

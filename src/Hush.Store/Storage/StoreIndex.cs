@@ -69,7 +69,7 @@ internal sealed class StoreIndex : IDisposable
         CREATE INDEX IF NOT EXISTS blocks_time ON blocks(tenant, max_end);
         CREATE INDEX IF NOT EXISTS blocks_segment ON blocks(tenant, segment);
         CREATE TABLE IF NOT EXISTS trace_keys(tenant TEXT NOT NULL, segment INTEGER NOT NULL, bucket INTEGER NOT NULL, entries BLOB NOT NULL, PRIMARY KEY(tenant, segment, bucket)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS sealed(tenant TEXT NOT NULL, segment INTEGER NOT NULL, bits INTEGER NOT NULL, PRIMARY KEY(tenant, segment)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS sealed(tenant TEXT NOT NULL, segment INTEGER NOT NULL, bits INTEGER NOT NULL, filter BLOB, PRIMARY KEY(tenant, segment)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS chains(tenant TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seq INTEGER NOT NULL, head BLOB NOT NULL, mac BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS removals(id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, blocks TEXT NOT NULL, spans INTEGER NOT NULL, mac BLOB NOT NULL);
         """;
@@ -88,8 +88,19 @@ internal sealed class StoreIndex : IDisposable
 
     private const int EntryBytes = IndexKey.TraceTokenBytes + 8;
 
+    /// <summary>Bloom filter over a sealed segment's trace tokens: ten bits and seven probes per token.</summary>
+    private const int FilterBitsPerToken = 10;
+
+    private const int FilterProbes = 7;
+
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
+
+    /// <summary>
+    /// Each tenant's sealed segments with their bucket bits and token filters, read once and dropped when sealing,
+    /// retention or erasure changes them: a lookup reads a bucket row only in segments whose filter may hold the token.
+    /// </summary>
+    private readonly Dictionary<string, SealedSegment[]> _sealed = new(StringComparer.Ordinal);
 
     private StoreIndex(SqliteConnection connection, bool legacyTraces)
     {
@@ -137,6 +148,13 @@ internal sealed class StoreIndex : IDisposable
             using var schema = connection.CreateCommand();
             schema.CommandText = Schema;
             schema.ExecuteNonQuery();
+            if (Scalar(connection, "SELECT count(*) FROM pragma_table_info('sealed') WHERE name = 'filter'") == 0)
+            {
+                using var alter = connection.CreateCommand();
+                alter.CommandText = "ALTER TABLE sealed ADD COLUMN filter BLOB";
+                alter.ExecuteNonQuery();
+            }
+
             index = new StoreIndex(connection, legacy);
         }
         catch
@@ -216,6 +234,7 @@ internal sealed class StoreIndex : IDisposable
             {
                 pSegment.Value = (long)segment;
                 forget.ExecuteNonQuery();
+                _sealed.Remove(tenant);
             }
 
             InsertRemoval(tx, tenant, removal);
@@ -233,6 +252,7 @@ internal sealed class StoreIndex : IDisposable
             {
                 drop.Parameters.AddWithValue("$t", tenant);
                 drop.ExecuteNonQuery();
+                _sealed.Remove(tenant);
             }
 
             if (removal is not null)
@@ -251,39 +271,96 @@ internal sealed class StoreIndex : IDisposable
     public IReadOnlyList<BlockRow> BlocksOfTrace(string tenant, byte[] token, long? startNanos, long? endNanos, IReadOnlyCollection<ulong> openSequences)
     {
         var sequences = new SortedSet<ulong>(openSequences);
-        var wanted = TraceKey.TokenOf(token);
+        if (SealedSequences(tenant, [token]).TryGetValue(TraceKey.TokenOf(token), out var found))
+        {
+            sequences.UnionWith(found);
+        }
+
+        return [.. BlocksBySequence(tenant, sequences, startNanos, endNanos).Values.OrderBy(r => r.Sequence)];
+    }
+
+    /// <summary>
+    /// The sequences of the sealed blocks holding each of <paramref name="tokens"/>: per sealed segment whose filter may
+    /// hold a token, its one bucket row. One prepared statement for all of them.
+    /// </summary>
+    public Dictionary<UInt128, List<ulong>> SealedSequences(string tenant, IReadOnlyCollection<byte[]> tokens)
+    {
+        var found = new Dictionary<UInt128, List<ulong>>();
         lock (_lock)
         {
-            using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT k.entries FROM sealed s JOIN trace_keys k ON k.tenant = s.tenant AND k.segment = s.segment AND k.bucket = ($prefix >> (32 - s.bits)) WHERE s.tenant = $t";
-            command.Parameters.AddWithValue("$t", tenant);
-            command.Parameters.AddWithValue("$prefix", (long)BinaryPrimitives.ReadUInt32BigEndian(token));
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            var segments = SealedOf(tenant);
+            if (segments.Length == 0 || tokens.Count == 0)
             {
-                var entries = (byte[])reader[0];
-                for (var at = 0; at + EntryBytes <= entries.Length; at += EntryBytes)
+                return found;
+            }
+
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT entries FROM trace_keys WHERE tenant = $t AND segment = $s AND bucket = $b";
+            command.Parameters.AddWithValue("$t", tenant);
+            var pSegment = command.Parameters.Add("$s", SqliteType.Integer);
+            var pBucket = command.Parameters.Add("$b", SqliteType.Integer);
+            foreach (var token in tokens)
+            {
+                var key = TraceKey.TokenOf(token);
+                foreach (var segment in segments)
                 {
-                    if (TraceKey.TokenOf(entries.AsSpan(at, IndexKey.TraceTokenBytes)) == wanted)
+                    if (segment.Filter is { } filter && !FilterMightContain(filter, key))
                     {
-                        sequences.Add(BinaryPrimitives.ReadUInt64BigEndian(entries.AsSpan(at + IndexKey.TraceTokenBytes)));
+                        continue;
+                    }
+
+                    pSegment.Value = (long)segment.Segment;
+                    pBucket.Value = Bucket(key, segment.Bits);
+                    using var reader = command.ExecuteReader();
+                    while (reader.Read())
+                    {
+                        var entries = (byte[])reader[0];
+                        for (var at = 0; at + EntryBytes <= entries.Length; at += EntryBytes)
+                        {
+                            if (TraceKey.TokenOf(entries.AsSpan(at, IndexKey.TraceTokenBytes)) != key)
+                            {
+                                continue;
+                            }
+
+                            if (!found.TryGetValue(key, out var list))
+                            {
+                                found[key] = list = [];
+                            }
+
+                            list.Add(BinaryPrimitives.ReadUInt64BigEndian(entries.AsSpan(at + IndexKey.TraceTokenBytes)));
+                        }
                     }
                 }
             }
         }
 
-        var rows = new List<BlockRow>(sequences.Count);
-        foreach (var sequence in sequences)
+        return found;
+    }
+
+    /// <summary>The live blocks of <paramref name="sequences"/> overlapping the window, by sequence.</summary>
+    public Dictionary<ulong, BlockRow> BlocksBySequence(string tenant, IEnumerable<ulong> sequences, long? startNanos, long? endNanos)
+    {
+        var rows = new Dictionary<ulong, BlockRow>();
+        lock (_lock)
         {
-            rows.AddRange(Query(
-                $"SELECT {BlockColumns} FROM blocks b WHERE b.tenant = $t AND b.seq = $seq AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end",
-                c =>
+            using var command = _connection.CreateCommand();
+            command.CommandText = $"SELECT {BlockColumns} FROM blocks b WHERE b.tenant = $t AND b.seq = $seq AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end";
+            BindWindow(command, tenant, startNanos, endNanos);
+            var pSequence = command.Parameters.Add("$seq", SqliteType.Integer);
+            foreach (var sequence in sequences)
+            {
+                if (rows.ContainsKey(sequence))
                 {
-                    c.Parameters.AddWithValue("$t", tenant);
-                    c.Parameters.AddWithValue("$seq", (long)sequence);
-                    c.Parameters.AddWithValue("$start", startNanos ?? long.MinValue);
-                    c.Parameters.AddWithValue("$end", endNanos ?? long.MaxValue);
-                }));
+                    continue;
+                }
+
+                pSequence.Value = (long)sequence;
+                using var reader = command.ExecuteReader();
+                if (reader.Read())
+                {
+                    rows[sequence] = ReadRow(reader);
+                }
+            }
         }
 
         return rows;
@@ -408,12 +485,14 @@ internal sealed class StoreIndex : IDisposable
         lock (_lock)
         {
             using var tx = _connection.BeginTransaction();
-            using var mark = Command(tx, "INSERT OR REPLACE INTO sealed(tenant, segment, bits) VALUES ($t, $s, $bits)");
+            using var mark = Command(tx, "INSERT OR REPLACE INTO sealed(tenant, segment, bits, filter) VALUES ($t, $s, $bits, $filter)");
             mark.Parameters.AddWithValue("$t", tenant);
             mark.Parameters.AddWithValue("$s", (long)segment);
             mark.Parameters.AddWithValue("$bits", bits);
+            mark.Parameters.AddWithValue("$filter", BuildFilter(keys));
             mark.ExecuteNonQuery();
             tx.Commit();
+            _sealed.Remove(tenant);
         }
     }
 
@@ -512,6 +591,49 @@ internal sealed class StoreIndex : IDisposable
         command.ExecuteNonQuery();
     }
 
+    /// <summary>A Bloom filter of the tokens: version u8 = 1, probes u8, bits; probes by double hashing the token's two halves.</summary>
+    private static byte[] BuildFilter(List<TraceKey> keys)
+    {
+        var bytes = Math.Max(8, ((keys.Count * FilterBitsPerToken) + 7) / 8);
+        var filter = new byte[2 + bytes];
+        filter[0] = 1;
+        filter[1] = FilterProbes;
+        var m = (ulong)bytes * 8;
+        foreach (var key in keys)
+        {
+            var (h1, h2) = ((ulong)key.Token, (ulong)(key.Token >> 64) | 1);
+            for (var i = 0UL; i < FilterProbes; i++)
+            {
+                var bit = (h1 + (i * h2)) % m;
+                filter[2 + (int)(bit >> 3)] |= (byte)(1 << (int)(bit & 7));
+            }
+        }
+
+        return filter;
+    }
+
+    /// <summary>False only when the token is certainly not in the segment; an unknown filter says "maybe".</summary>
+    private static bool FilterMightContain(byte[] filter, UInt128 token)
+    {
+        if (filter.Length < 3 || filter[0] != 1)
+        {
+            return true;
+        }
+
+        var m = (ulong)(filter.Length - 2) * 8;
+        var (h1, h2) = ((ulong)token, (ulong)(token >> 64) | 1);
+        for (var i = 0UL; i < filter[1]; i++)
+        {
+            var bit = (h1 + (i * h2)) % m;
+            if ((filter[2 + (int)(bit >> 3)] & (1 << (int)(bit & 7))) == 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The first <paramref name="bits"/> bits of a token (its first four bytes, big-endian).</summary>
     private static long Bucket(UInt128 token, int bits) => bits == 0 ? 0 : (uint)(token >> 96) >> (32 - bits);
 
@@ -543,23 +665,36 @@ internal sealed class StoreIndex : IDisposable
         return command;
     }
 
-    private List<BlockRow> Query(string sql, Action<SqliteCommand> bind)
-        => Rows(sql, bind, static reader => new BlockRow(
-            reader.GetInt64(0),
-            reader.GetString(1),
-            (ulong)reader.GetInt64(2),
-            (ulong)reader.GetInt64(3),
-            reader.GetInt64(4),
-            reader.GetInt32(5),
-            reader.GetInt64(6),
-            reader.GetInt64(7),
-            reader.GetInt32(8),
-            (byte[])reader[9],
-            (byte[])reader[10],
-            reader.GetInt64(11) != 0)
+    /// <summary>Binds <c>$t</c>, <c>$start</c> and <c>$end</c> (open bounds when null).</summary>
+    private static void BindWindow(SqliteCommand command, string tenant, long? startNanos, long? endNanos)
+    {
+        command.Parameters.AddWithValue("$t", tenant);
+        command.Parameters.AddWithValue("$start", startNanos ?? long.MinValue);
+        command.Parameters.AddWithValue("$end", endNanos ?? long.MaxValue);
+    }
+
+    private List<BlockRow> Query(string sql, Action<SqliteCommand> bind) => Rows(sql, bind, ReadRow);
+
+    /// <summary>The tenant's sealed segments (cached until a seal, retention or erasure changes them). Caller holds the lock.</summary>
+    private SealedSegment[] SealedOf(string tenant)
+    {
+        if (_sealed.TryGetValue(tenant, out var segments))
         {
-            WrittenUnixMs = reader.GetInt64(12),
-        });
+            return segments;
+        }
+
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT segment, bits, filter FROM sealed WHERE tenant = $t ORDER BY segment";
+        command.Parameters.AddWithValue("$t", tenant);
+        using var reader = command.ExecuteReader();
+        var list = new List<SealedSegment>();
+        while (reader.Read())
+        {
+            list.Add(new SealedSegment((ulong)reader.GetInt64(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : (byte[])reader[2]));
+        }
+
+        return _sealed[tenant] = [.. list];
+    }
 
     private List<T> Rows<T>(string sql, Action<SqliteCommand> bind, Func<SqliteDataReader, T> map)
     {
@@ -578,4 +713,24 @@ internal sealed class StoreIndex : IDisposable
             return rows;
         }
     }
+
+    /// <summary>A <see cref="BlockRow"/> from the first 13 columns (<see cref="BlockColumns"/>).</summary>
+    private static BlockRow ReadRow(SqliteDataReader reader) => new(
+        reader.GetInt64(0),
+        reader.GetString(1),
+        (ulong)reader.GetInt64(2),
+        (ulong)reader.GetInt64(3),
+        reader.GetInt64(4),
+        reader.GetInt32(5),
+        reader.GetInt64(6),
+        reader.GetInt64(7),
+        reader.GetInt32(8),
+        (byte[])reader[9],
+        (byte[])reader[10],
+        reader.GetInt64(11) != 0)
+    {
+        WrittenUnixMs = reader.GetInt64(12),
+    };
+
+    private sealed record SealedSegment(ulong Segment, int Bits, byte[]? Filter);
 }

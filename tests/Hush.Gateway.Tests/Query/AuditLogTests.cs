@@ -68,6 +68,28 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Append_ManyConcurrentCallers_GroupCommittedEveryRecordOnceChainIntact()
+    {
+        var log = AuditLog.Open(_dataDir, _clock);
+        using var start = new ManualResetEventSlim();
+        var writers = Enumerable.Range(0, 8).Select(w => Task.Run(() =>
+        {
+            start.Wait();
+            for (var i = 0; i < 25; i++)
+            {
+                log.Append(Entry((w * 100) + i));
+            }
+        })).ToArray();
+        start.Set();
+        await Task.WhenAll(writers);
+
+        var result = AuditReader.Verify(_dataDir);
+        Assert.True(result.Intact, string.Join("; ", result.Problems));
+        Assert.Equal(200, Lines().Count);
+        Assert.Equal(200, Lines().Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt64()).Distinct().Count());
+    }
+
+    [Fact]
     public void EmptyDataDir_IntactWithNoRecords()
     {
         AuditLog.Open(_dataDir, _clock);

@@ -22,7 +22,7 @@ internal sealed class QueryHarness : IDisposable
 {
     private readonly ILoggerFactory _loggerFactory;
 
-    public QueryHarness(QueryConfig? config = null, bool withReader = true, bool withVault = true, JwtValidator? jwt = null, TimeProvider? time = null)
+    public QueryHarness(QueryConfig? config = null, bool withReader = true, bool withVault = true, JwtValidator? jwt = null, TimeProvider? time = null, Hush.Pipeline.HushMetrics? metrics = null)
     {
         DataDir = Directory.CreateTempSubdirectory("hush-query-").FullName;
         Clock = time ?? new ManualClock(new DateTimeOffset(2031, 1, 2, 3, 4, 5, TimeSpan.Zero));
@@ -32,10 +32,14 @@ internal sealed class QueryHarness : IDisposable
         Keys = TokenStore.OpenApiKeys(Path.Combine(DataDir, "apikeys.json"), Path.Combine(DataDir, "keys", "token-pepper.key"), Clock);
         Audit = AuditLog.Open(DataDir, Clock);
         _loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(Logs));
-        Api = new QueryApi(Config, DataDir, withReader ? Reader : null, withVault ? Vault : null, Audit, new QueryAuthenticator(Config.Auth, Keys, jwt), Clock, _loggerFactory.CreateLogger<QueryApi>(), jwt);
+        Metrics = metrics ?? new Hush.Pipeline.HushMetrics();
+        Api = new QueryApi(Config, DataDir, withReader ? Reader : null, withVault ? Vault : null, Audit, new QueryAuthenticator(Config.Auth, Keys, jwt), Clock, _loggerFactory.CreateLogger<QueryApi>(), jwt, Metrics);
     }
 
     public string DataDir { get; }
+
+    /// <summary>The registry the API's metrics go to.</summary>
+    public Hush.Pipeline.HushMetrics Metrics { get; }
 
     public TimeProvider Clock { get; }
 

@@ -138,4 +138,29 @@ public sealed class PipelineMetricsGoldenTests
         var expected = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "testdata", "pipeline-metrics-golden.txt"));
         Assert.Equal(expected, metrics.ToText());
     }
+
+    [Fact]
+    public void Histogram_RendersCumulativeBucketsSumAndCount()
+    {
+        var metrics = new HushMetrics();
+        var h = metrics.Histogram("hush_test_seconds", "A test histogram.", [0.01, 0.1, 1], "endpoint");
+        var trace = h.WithLabels("trace");
+        trace.Observe(0.005);
+        trace.Observe(0.01);
+        trace.Observe(0.5);
+        trace.Observe(7);
+
+        Assert.Equal(
+            "# HELP hush_test_seconds A test histogram.\n# TYPE hush_test_seconds histogram\n"
+            + "hush_test_seconds_bucket{endpoint=\"trace\",le=\"0.01\"} 2\n"
+            + "hush_test_seconds_bucket{endpoint=\"trace\",le=\"0.1\"} 2\n"
+            + "hush_test_seconds_bucket{endpoint=\"trace\",le=\"1\"} 3\n"
+            + "hush_test_seconds_bucket{endpoint=\"trace\",le=\"+Inf\"} 4\n"
+            + "hush_test_seconds_sum{endpoint=\"trace\"} 7.515\n"
+            + "hush_test_seconds_count{endpoint=\"trace\"} 4\n",
+            metrics.ToText());
+        Assert.Same(h, metrics.Histogram("hush_test_seconds", "A test histogram.", [0.01, 0.1, 1], "endpoint"));
+        Assert.Throws<ArgumentException>(() => metrics.Histogram("hush_test_seconds", "A test histogram.", [0.5], "endpoint"));
+        Assert.Throws<ArgumentException>(() => metrics.Histogram("hush_other_seconds", "x", [1, 0.5]));
+    }
 }

@@ -48,6 +48,23 @@ public sealed class TraceIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task ScanAsync_TraceSpreadOverSealedAndOpenSegments_ComesWholeAndOnce()
+    {
+        using var store = TraceStore.Open(_dir.Path, _kek, SmallSegments);
+        for (var round = 0; round < 4; round++)
+        {
+            store.Append("acme", Spans.Request("checkout", Spans.Span(7, 10 + round), Spans.Span(200 + round, 1)));
+        }
+
+        var traces = await Spans.CollectAsync(store.ScanAsync("acme", new TraceScan(), CancellationToken.None));
+
+        Assert.Equal(5, traces.Count);
+        var spread = Assert.Single(traces, t => Spans.TraceIdOf(t) == Spans.Trace(7));
+        Assert.Equal([10, 11, 12, 13], Spans.All(spread).Select(s => (int)s.SpanId.Value).Order());
+        Assert.Equal(3, Count("SELECT count(*) FROM sealed WHERE tenant = 'acme' AND filter IS NOT NULL"));
+    }
+
+    [Fact]
     public async Task FindTrace_SegmentOfThousandsOfTraces_FindsEachInItsBucketAndNoOther()
     {
         using var store = TraceStore.Open(_dir.Path, _kek, SmallSegments);

@@ -64,11 +64,13 @@ internal sealed class AuditLog
     private static readonly byte[] RedactContext = "hush-audit-redact-v1\0"u8.ToArray();
 
     private readonly Lock _lock = new();
+    private readonly Lock _pendingLock = new();
     private readonly byte[] _key;
     private readonly TimeProvider _time;
     private long _seq;
     private byte[] _hash;
     private bool _headMismatch;
+    private List<PendingEntry> _pending = [];
 
     private AuditLog(string directory, byte[] key, TimeProvider time)
     {
@@ -131,16 +133,62 @@ internal sealed class AuditLog
     /// Appends <paramref name="entry"/> and moves the authenticated head. Throws <see cref="IOException"/> when the log
     /// cannot be written: callers refuse the request then, because an unaudited read must not happen.
     /// </summary>
+    /// <remarks>
+    /// Group commit: requests that arrive while another append holds the log are written together by the next one to
+    /// get it, with one <c>fsync</c> and one head update for all of them (each costs ~2-13 ms here, and a query waits
+    /// for its record). Every caller still returns only once its own record is durable, or throws.
+    /// </remarks>
     public void Append(AuditEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        var mine = new PendingEntry(entry);
+        lock (_pendingLock)
+        {
+            _pending.Add(mine);
+        }
+
         lock (_lock)
         {
-            AppendLocked(entry);
+            if (!mine.Committed)
+            {
+                List<PendingEntry> batch;
+                lock (_pendingLock)
+                {
+                    batch = _pending;
+                    _pending = [];
+                }
+
+                try
+                {
+                    AppendLocked(batch);
+                }
+                catch (Exception e)
+                {
+                    // Every record of the batch failed with this one: none of those requests may be answered.
+                    foreach (var p in batch)
+                    {
+                        p.Failure = e;
+                    }
+
+                    throw;
+                }
+                finally
+                {
+                    foreach (var p in batch)
+                    {
+                        p.Committed = true;
+                    }
+                }
+            }
+        }
+
+        if (mine.Failure is { } failure)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
     }
 
-    private void AppendLocked(AuditEntry entry)
+    private void AppendLocked(List<PendingEntry> batch)
     {
         // Another process (the CLI's audited commands, a second server on the same data dir) may append too: the
         // file lock orders writers, and the chain continues from the file's tail, not from memory.
@@ -160,19 +208,24 @@ internal sealed class AuditLog
             Write(stream, new AuditEntry { Identity = "hush", Action = "audit.head_mismatch", Decision = AuditDecision.Error, Reason = "the log did not end at the authenticated head" });
         }
 
-        Write(stream, entry);
+        foreach (var pending in batch)
+        {
+            Write(stream, pending.Entry);
+        }
+
+        stream.Flush(flushToDisk: true);
+        WriteHead(HeadPath, _key, _seq, _hash);
     }
 
+    /// <summary>Writes one record after the last (not yet flushed) and moves the in-memory chain.</summary>
     private void Write(FileStream stream, AuditEntry entry)
     {
         var line = Format(_seq + 1, _time.GetUtcNow(), entry, _hash);
         var bytes = Encoding.UTF8.GetBytes(line + "\n");
         stream.Seek(0, SeekOrigin.End);
         stream.Write(bytes);
-        stream.Flush(flushToDisk: true);
         _hash = Chain(_hash, Encoding.UTF8.GetBytes(line));
         _seq++;
-        WriteHead(HeadPath, _key, _seq, _hash);
     }
 
     private bool HeadMatches(long seq, byte[] hash) => ReadHead(HeadPath, _key) is { } head
@@ -312,5 +365,15 @@ internal sealed class AuditLog
         {
             throw new IOException($"The audit log {path} ends with a damaged record; run 'hush audit verify' and move the file aside to start a new log.");
         }
+    }
+
+    /// <summary>One caller's record in a group commit. Written and read under <see cref="_lock"/>.</summary>
+    private sealed class PendingEntry(AuditEntry entry)
+    {
+        public AuditEntry Entry { get; } = entry;
+
+        public bool Committed { get; set; }
+
+        public Exception? Failure { get; set; }
     }
 }
