@@ -281,9 +281,15 @@ internal sealed class StoreIndex : IDisposable
 
     /// <summary>
     /// The sequences of the sealed blocks holding each of <paramref name="tokens"/>: per sealed segment whose filter may
-    /// hold a token, its one bucket row. One prepared statement for all of them.
+    /// hold a token, its one bucket row. One prepared statement for all of them. Tokens of one block mostly sit in that
+    /// block's own segment, where every filter says yes: with <paramref name="wholeSegments"/> (owned by the caller, one
+    /// scan) the keys of <paramref name="localSegment"/> are read once, whole, instead of a bucket row per token.
     /// </summary>
-    public Dictionary<UInt128, List<ulong>> SealedSequences(string tenant, IReadOnlyCollection<byte[]> tokens)
+    public Dictionary<UInt128, List<ulong>> SealedSequences(
+        string tenant,
+        IReadOnlyCollection<byte[]> tokens,
+        ulong? localSegment = null,
+        Dictionary<ulong, Dictionary<UInt128, List<ulong>>>? wholeSegments = null)
     {
         var found = new Dictionary<UInt128, List<ulong>>();
         lock (_lock)
@@ -306,6 +312,27 @@ internal sealed class StoreIndex : IDisposable
                 {
                     if (segment.Filter is { } filter && !FilterMightContain(filter, key))
                     {
+                        continue;
+                    }
+
+                    if (segment.Segment == localSegment && wholeSegments is not null)
+                    {
+                        if (!wholeSegments.TryGetValue(segment.Segment, out var whole))
+                        {
+                            wholeSegments.Clear();
+                            wholeSegments[segment.Segment] = whole = SegmentKeys(tenant, segment.Segment);
+                        }
+
+                        if (whole.TryGetValue(key, out var local))
+                        {
+                            if (!found.TryGetValue(key, out var list))
+                            {
+                                found[key] = list = [];
+                            }
+
+                            list.AddRange(local);
+                        }
+
                         continue;
                     }
 
@@ -335,6 +362,33 @@ internal sealed class StoreIndex : IDisposable
         }
 
         return found;
+    }
+
+    /// <summary>Every sealed key of one segment, by token. Caller holds the lock.</summary>
+    private Dictionary<UInt128, List<ulong>> SegmentKeys(string tenant, ulong segment)
+    {
+        var keys = new Dictionary<UInt128, List<ulong>>();
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT entries FROM trace_keys WHERE tenant = $t AND segment = $s";
+        command.Parameters.AddWithValue("$t", tenant);
+        command.Parameters.AddWithValue("$s", (long)segment);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var entries = (byte[])reader[0];
+            for (var at = 0; at + EntryBytes <= entries.Length; at += EntryBytes)
+            {
+                var token = TraceKey.TokenOf(entries.AsSpan(at, IndexKey.TraceTokenBytes));
+                if (!keys.TryGetValue(token, out var list))
+                {
+                    keys[token] = list = new List<ulong>(1);
+                }
+
+                list.Add(BinaryPrimitives.ReadUInt64BigEndian(entries.AsSpan(at + IndexKey.TraceTokenBytes)));
+            }
+        }
+
+        return keys;
     }
 
     /// <summary>The live blocks of <paramref name="sequences"/> overlapping the window, by sequence.</summary>
@@ -508,15 +562,20 @@ internal sealed class StoreIndex : IDisposable
         }
     }
 
-    /// <summary>Live blocks overlapping the window, newest (latest span end) first.</summary>
-    public IReadOnlyList<BlockRow> BlocksInWindow(string tenant, long startNanos, long endNanos)
+    /// <summary>
+    /// Live blocks overlapping the window, newest (latest span end) first, at most <paramref name="limit"/> of them after
+    /// the block (<paramref name="afterMaxEnd"/>, <paramref name="afterId"/>): a search usually stops after a few dozen
+    /// blocks, so it pages through them rather than reading every row and filter of the window.
+    /// </summary>
+    public IReadOnlyList<BlockRow> BlocksInWindow(string tenant, long startNanos, long endNanos, long afterMaxEnd = long.MaxValue, long afterId = long.MaxValue, int limit = int.MaxValue)
         => Query(
-            $"SELECT {BlockColumns} FROM blocks b WHERE b.tenant = $t AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end ORDER BY b.max_end DESC",
+            $"SELECT {BlockColumns} FROM blocks b WHERE b.tenant = $t AND b.removed = 0 AND b.max_end >= $start AND b.min_start < $end AND (b.max_end < $m OR (b.max_end = $m AND b.id < $id)) ORDER BY b.max_end DESC, b.id DESC LIMIT $n",
             c =>
             {
-                c.Parameters.AddWithValue("$t", tenant);
-                c.Parameters.AddWithValue("$start", startNanos);
-                c.Parameters.AddWithValue("$end", endNanos);
+                BindWindow(c, tenant, startNanos, endNanos);
+                c.Parameters.AddWithValue("$m", afterMaxEnd);
+                c.Parameters.AddWithValue("$id", afterId);
+                c.Parameters.AddWithValue("$n", limit);
             });
 
     /// <summary>Every block of the tenant, removed ones too, in sequence order (the chain's links).</summary>

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -215,7 +216,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
         var key = IndexKeyOf(tenant);
         var start = ToNanos(scan.Start);
         var end = ToNanos(scan.End);
-        var rows = _index.BlocksInWindow(tenant, start ?? long.MinValue, end ?? long.MaxValue);
+        var rows = new WindowRows(_index, tenant, start ?? long.MinValue, end ?? long.MaxValue);
         var seen = new HashSet<TraceId>();
 
         // Newest first by latest span end: a trace may end later in another block than the one it is found in, so found
@@ -224,17 +225,19 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
         // Every trace of a block is assembled from that block and its neighbours: decode each once, not once per trace.
         var decoded = new BlockCache(this);
-        for (var i = 0; i < rows.Count; i++)
+
+        // The sealed keys of the segment being read, whole: blocks come newest first, so mostly one segment at a time.
+        var segmentKeys = new Dictionary<ulong, Dictionary<UInt128, List<ulong>>>();
+        for (var i = 0; rows.TryGet(i, out var row); i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var row = rows[i];
 
             // The hints of a trace may hold in different blocks of it: a block is read when it may hold any hint, and a
             // trace found there is kept when every hint may hold in one of its blocks.
             if ((scan.Hints.Count == 0 || scan.Hints.Any(h => TermFilter.MightContain(row.Bloom, h, key))) && decoded.Read(row) is { } block)
             {
                 // The other blocks of this block's traces, in one index query for the whole block.
-                var others = OtherBlocksOfTraces(tenant, row, block, start, end);
+                var others = OtherBlocksOfTraces(tenant, row, block, start, end, segmentKeys);
                 foreach (var span in Spans(block))
                 {
                     if (!seen.Add(span.TraceId))
@@ -252,7 +255,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 }
             }
 
-            var next = i + 1 < rows.Count ? rows[i + 1].MaxEndNanos : long.MinValue;
+            var next = rows.TryGet(i + 1, out var following) ? following.MaxEndNanos : long.MinValue;
             while (ready.TryPeek(out _, out var latest) && latest >= next)
             {
                 yield return ready.Dequeue();
@@ -824,7 +827,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
     /// overlapping the window. The sealed segments are asked for all of its trace tokens with one statement; most
     /// traces live in one block, so this is usually empty.
     /// </summary>
-    private Dictionary<TraceId, List<BlockRow>> OtherBlocksOfTraces(string tenant, BlockRow row, TraceRequest block, long? start, long? end)
+    private Dictionary<TraceId, List<BlockRow>> OtherBlocksOfTraces(string tenant, BlockRow row, TraceRequest block, long? start, long? end, Dictionary<ulong, Dictionary<UInt128, List<ulong>>> segmentKeys)
     {
         var state = State(tenant);
         var tokens = new Dictionary<TraceId, byte[]>();
@@ -836,7 +839,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
             }
         }
 
-        var sealedSequences = _index.SealedSequences(tenant, tokens.Values);
+        var sealedSequences = _index.SealedSequences(tenant, tokens.Values, row.Segment, segmentKeys);
         var wanted = new Dictionary<TraceId, List<ulong>>();
         foreach (var (traceId, token) in tokens)
         {
@@ -1132,6 +1135,29 @@ public sealed class TraceStore : ITraceReader, IDisposable
             }
 
             return _blocks[row.Id] = store.ReadBlock(row);
+        }
+    }
+
+    /// <summary>The blocks of a scan's window, newest first, read from the index a page at a time (pages grow to 1,024).</summary>
+    private sealed class WindowRows(StoreIndex index, string tenant, long start, long end)
+    {
+        private readonly List<BlockRow> _rows = [];
+        private int _page = 64;
+        private bool _done;
+
+        public bool TryGet(int i, [NotNullWhen(true)] out BlockRow? row)
+        {
+            while (i >= _rows.Count && !_done)
+            {
+                var last = _rows.Count == 0 ? null : _rows[^1];
+                var page = index.BlocksInWindow(tenant, start, end, last?.MaxEndNanos ?? long.MaxValue, last?.Id ?? long.MaxValue, _page);
+                _rows.AddRange(page);
+                _done = page.Count < _page;
+                _page = Math.Min(_page * 2, 1024);
+            }
+
+            row = i < _rows.Count ? _rows[i] : null;
+            return row is not null;
         }
     }
 

@@ -65,6 +65,21 @@ public sealed class TraceIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task ScanAsync_MorePagesOfBlocksThanOne_ReturnsEveryTraceOnceNewestFirst()
+    {
+        using var store = TraceStore.Open(_dir.Path, _kek);
+        var order = Enumerable.Range(1, 300).OrderBy(t => (t * 7919) % 300).ToList();
+        foreach (var t in order)
+        {
+            store.Append("acme", Spans.Request("checkout", Spans.Span(t, 1, startSeconds: (ulong)t)));
+        }
+
+        var traces = await Spans.CollectAsync(store.ScanAsync("acme", new TraceScan(), CancellationToken.None));
+
+        Assert.Equal(Enumerable.Range(1, 300).Reverse(), traces.Select(t => (int)Spans.TraceIdOf(t).Low));
+    }
+
+    [Fact]
     public async Task FindTrace_SegmentOfThousandsOfTraces_FindsEachInItsBucketAndNoOther()
     {
         using var store = TraceStore.Open(_dir.Path, _kek, SmallSegments);
