@@ -171,6 +171,7 @@ public sealed class TraceIndexTests : IDisposable
         using var reopened = TraceStore.Open(_dir.Path, _kek, SmallSegments);
 
         Assert.Equal(0, Count("SELECT count(*) FROM sqlite_master WHERE name = 'traces'"));
+        Assert.Equal(0, Count("SELECT freelist_count FROM pragma_freelist_count"));
         for (var t = 1; t <= 5; t++)
         {
             var trace = await reopened.FindTraceAsync("acme", Spans.Trace(t), null, null, CancellationToken.None);
