@@ -76,6 +76,9 @@ public sealed class IngestJournal : IIngestJournal, IAsyncDisposable
         _writer = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
+    /// <summary>Test seam: makes record writes fail as on a full disk.</summary>
+    internal WriteFaults Faults { get; } = new();
+
     /// <summary>Records the journal held at start, before anything new was appended.</summary>
     public int RecoveredCount => _leftOver.Sum(f => f.Records.Count);
 
@@ -262,7 +265,7 @@ public sealed class IngestJournal : IIngestJournal, IAsyncDisposable
         {
             foreach (var record in batch)
             {
-                _file.Write(record.Bytes);
+                Faults.Write(_file, record.Bytes);
             }
 
             _file.Flush(flushToDisk: true);

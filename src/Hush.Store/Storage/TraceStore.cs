@@ -87,6 +87,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
     /// <summary>The tenants' data keys (the journal encrypts under them too).</summary>
     public KeyRing Keys { get; }
 
+    /// <summary>Test seam: makes block writes fail as on a full disk.</summary>
+    internal WriteFaults Faults { get; } = new();
+
     public long SpansWritten => Interlocked.Read(ref _spansWritten);
 
     public long BlocksWritten => Interlocked.Read(ref _blocksWritten);
@@ -680,7 +683,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 var block = BlockCodec.Encode(traces, key, new BlockPosition(state.Tenant, state.Segment, sequence));
                 BinaryPrimitives.WriteUInt32BigEndian(length, (uint)block.Length);
                 file.Write(length);
-                file.Write(block);
+                Faults.Write(file, block);
                 offset += 4;
                 rows.Add((stats.Row(state.Tenant, state.Segment, sequence, offset, block.Length, HashChain.Digest(block), _time), stats.TraceTokens));
                 pendingLinks.Add(block);
