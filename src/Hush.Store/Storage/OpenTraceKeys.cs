@@ -24,7 +24,7 @@ internal sealed class OpenTraceKeys
 
             foreach (var token in tokens)
             {
-                var key = Key(token);
+                var key = TraceKey.TokenOf(token);
                 if (!keys.TryGetValue(key, out var sequences))
                 {
                     sequences = new List<ulong>(1);
@@ -39,7 +39,7 @@ internal sealed class OpenTraceKeys
     /// <summary>Sequences of the open blocks holding the trace of <paramref name="token"/> (empty when none).</summary>
     public IReadOnlyCollection<ulong> Find(byte[] token)
     {
-        var key = Key(token);
+        var key = TraceKey.TokenOf(token);
         lock (_lock)
         {
             List<ulong>? found = null;
@@ -104,8 +104,6 @@ internal sealed class OpenTraceKeys
             _segments.Clear();
         }
     }
-
-    private static UInt128 Key(byte[] token) => TraceKey.TokenOf(token);
 }
 
 /// <summary>A trace token (its 16 bytes read big-endian: the first bits are the bucket) and a block holding the trace.</summary>

@@ -93,6 +93,12 @@ internal sealed class StoreIndex : IDisposable
 
     private const int FilterProbes = 7;
 
+    /// <summary>
+    /// Version 2: probes as <see cref="Bloom"/> takes them. (Version 1, written briefly before that, probed in 64-bit
+    /// arithmetic; such a filter now reads as "maybe", so its segment is still searched, only not skipped.)
+    /// </summary>
+    private const byte SegmentFilterVersion = 2;
+
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
 
@@ -310,7 +316,7 @@ internal sealed class StoreIndex : IDisposable
                 var key = TraceKey.TokenOf(token);
                 foreach (var segment in segments)
                 {
-                    if (segment.Filter is { } filter && !FilterMightContain(filter, key))
+                    if (segment.Filter is { } filter && !Bloom.MightContain(filter, SegmentFilterVersion, (ulong)key))
                     {
                         continue;
                     }
@@ -323,14 +329,9 @@ internal sealed class StoreIndex : IDisposable
                             wholeSegments[segment.Segment] = whole = SegmentKeys(tenant, segment.Segment);
                         }
 
-                        if (whole.TryGetValue(key, out var local))
+                        foreach (var sequence in whole.TryGetValue(key, out var local) ? local : [])
                         {
-                            if (!found.TryGetValue(key, out var list))
-                            {
-                                found[key] = list = [];
-                            }
-
-                            list.AddRange(local);
+                            Add(found, key, sequence);
                         }
 
                         continue;
@@ -341,20 +342,12 @@ internal sealed class StoreIndex : IDisposable
                     using var reader = command.ExecuteReader();
                     while (reader.Read())
                     {
-                        var entries = (byte[])reader[0];
-                        for (var at = 0; at + EntryBytes <= entries.Length; at += EntryBytes)
+                        foreach (var entry in Entries((byte[])reader[0]))
                         {
-                            if (TraceKey.TokenOf(entries.AsSpan(at, IndexKey.TraceTokenBytes)) != key)
+                            if (entry.Token == key)
                             {
-                                continue;
+                                Add(found, key, entry.Sequence);
                             }
-
-                            if (!found.TryGetValue(key, out var list))
-                            {
-                                found[key] = list = [];
-                            }
-
-                            list.Add(BinaryPrimitives.ReadUInt64BigEndian(entries.AsSpan(at + IndexKey.TraceTokenBytes)));
                         }
                     }
                 }
@@ -375,16 +368,9 @@ internal sealed class StoreIndex : IDisposable
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            var entries = (byte[])reader[0];
-            for (var at = 0; at + EntryBytes <= entries.Length; at += EntryBytes)
+            foreach (var entry in Entries((byte[])reader[0]))
             {
-                var token = TraceKey.TokenOf(entries.AsSpan(at, IndexKey.TraceTokenBytes));
-                if (!keys.TryGetValue(token, out var list))
-                {
-                    keys[token] = list = new List<ulong>(1);
-                }
-
-                list.Add(BinaryPrimitives.ReadUInt64BigEndian(entries.AsSpan(at + IndexKey.TraceTokenBytes)));
+                Add(keys, entry.Token, entry.Sequence);
             }
         }
 
@@ -653,47 +639,35 @@ internal sealed class StoreIndex : IDisposable
         command.ExecuteNonQuery();
     }
 
-    /// <summary>A Bloom filter of the tokens: version u8 = 1, probes u8, bits; probes by double hashing the token's two halves.</summary>
+    /// <summary>A Bloom filter of a segment's tokens (their low 64 bits are the hash: they are HMAC outputs already).</summary>
     private static byte[] BuildFilter(List<TraceKey> keys)
     {
-        var bytes = Math.Max(8, ((keys.Count * FilterBitsPerToken) + 7) / 8);
-        var filter = new byte[2 + bytes];
-        filter[0] = 1;
-        filter[1] = FilterProbes;
-        var m = (ulong)bytes * 8;
+        var filter = Bloom.Create(SegmentFilterVersion, keys.Count, FilterBitsPerToken, FilterProbes, minBits: 64);
         foreach (var key in keys)
         {
-            var (h1, h2) = ((ulong)key.Token, (ulong)(key.Token >> 64) | 1);
-            for (var i = 0UL; i < FilterProbes; i++)
-            {
-                var bit = (h1 + (i * h2)) % m;
-                filter[2 + (int)(bit >> 3)] |= (byte)(1 << (int)(bit & 7));
-            }
+            Bloom.Add(filter, (ulong)key.Token);
         }
 
         return filter;
     }
 
-    /// <summary>False only when the token is certainly not in the segment; an unknown filter says "maybe".</summary>
-    private static bool FilterMightContain(byte[] filter, UInt128 token)
+    /// <summary>The (token, sequence) entries of a bucket row: <c>token[16] | sequence u64 BE</c> each.</summary>
+    private static IEnumerable<TraceKey> Entries(byte[] entries)
     {
-        if (filter.Length < 3 || filter[0] != 1)
+        for (var at = 0; at + EntryBytes <= entries.Length; at += EntryBytes)
         {
-            return true;
+            yield return new TraceKey(TraceKey.TokenOf(entries.AsSpan(at, IndexKey.TraceTokenBytes)), BinaryPrimitives.ReadUInt64BigEndian(entries.AsSpan(at + IndexKey.TraceTokenBytes)));
+        }
+    }
+
+    private static void Add(Dictionary<UInt128, List<ulong>> sequences, UInt128 token, ulong sequence)
+    {
+        if (!sequences.TryGetValue(token, out var list))
+        {
+            sequences[token] = list = new List<ulong>(1);
         }
 
-        var m = (ulong)(filter.Length - 2) * 8;
-        var (h1, h2) = ((ulong)token, (ulong)(token >> 64) | 1);
-        for (var i = 0UL; i < filter[1]; i++)
-        {
-            var bit = (h1 + (i * h2)) % m;
-            if ((filter[2 + (int)(bit >> 3)] & (1 << (int)(bit & 7))) == 0)
-            {
-                return false;
-            }
-        }
-
-        return true;
+        list.Add(sequence);
     }
 
     /// <summary>The first <paramref name="bits"/> bits of a token (its first four bytes, big-endian).</summary>

@@ -125,19 +125,10 @@ internal static class TermFilter
             }
         }
 
-        var bits = Math.Max(512, hashes.Count * BitsPerTerm);
-        var filter = new byte[2 + ((bits + 7) / 8)];
-        filter[0] = Version;
-        filter[1] = Probes;
-        var m = (uint)((filter.Length - 2) * 8);
+        var filter = Bloom.Create(Version, hashes.Count, BitsPerTerm, Probes, minBits: 512);
         foreach (var hash in hashes)
         {
-            var (h1, h2) = Split(hash);
-            for (var i = 0u; i < Probes; i++)
-            {
-                var bit = (h1 + (i * h2)) % m;
-                filter[2 + (bit >> 3)] |= (byte)(1 << (int)(bit & 7));
-            }
+            Bloom.Add(filter, hash);
         }
 
         return filter;
@@ -152,10 +143,10 @@ internal static class TermFilter
         }
 
         var termKey = hint.Kind == TermKind.Attribute ? hint.Key : string.Empty;
-        var m = (uint)((filter.Length - 2) * 8);
-        var probes = Math.Min((int)filter[1], 8);
         if (filter[0] == 1)
         {
+            var m = (uint)((filter.Length - 2) * 8);
+            var probes = Math.Min((int)filter[1], 8);
             Span<byte> mac = stackalloc byte[32];
             key.TermV1(hint.Kind, termKey, hint.Value, mac);
             for (var i = 0; i < probes; i++)
@@ -169,22 +160,10 @@ internal static class TermFilter
             return true;
         }
 
-        var (h1, h2) = Split(key.Term(hint.Kind, termKey, hint.Value));
-        for (var i = 0u; i < probes; i++)
-        {
-            if (!IsSet(filter, (h1 + (i * h2)) % m))
-            {
-                return false;
-            }
-        }
-
-        return true;
+        return Bloom.MightContain(filter, Version, key.Term(hint.Kind, termKey, hint.Value));
     }
 
     private static bool IsSet(byte[] filter, uint bit) => (filter[2 + (bit >> 3)] & (1 << (int)(bit & 7))) != 0;
-
-    /// <summary>Two probe hashes from one: Kirsch and Mitzenmacher's double hashing, the step odd so it never sticks.</summary>
-    private static (uint H1, uint H2) Split(ulong hash) => ((uint)hash, (uint)(hash >> 32) | 1);
 
     private static void AddAttributes(HashSet<ulong> hashes, List<KeyValue> attributes, IndexKey key)
     {
