@@ -190,10 +190,13 @@ public static class BlockCodec
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(payload, clearArray: true);
+            // Cleared as far as used, as Encode does: a rented array can be twice the block, and search decodes dozens.
+            CryptographicOperations.ZeroMemory(payload.AsSpan(0, header.CiphertextLength));
+            ArrayPool<byte>.Shared.Return(payload);
             if (plaintext is not null)
             {
-                ArrayPool<byte>.Shared.Return(plaintext, clearArray: true);
+                CryptographicOperations.ZeroMemory(plaintext.AsSpan(0, header.PlaintextLength));
+                ArrayPool<byte>.Shared.Return(plaintext);
             }
         }
     }
