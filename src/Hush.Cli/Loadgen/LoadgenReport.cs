@@ -58,22 +58,20 @@ internal sealed record LoadgenReport
     /// <summary>Writes the end-of-run summary.</summary>
     public void WriteSummary(TextWriter output)
     {
-        var c = CultureInfo.InvariantCulture;
         output.WriteLine($"done in {Elapsed.TotalSeconds:0.0} s");
         output.WriteLine($"  spans sent     {SpansSent} ({SpansPerSecond:0}/s), rejected {SpansRejected}, failed {SpansFailed}");
         output.WriteLine($"  requests       ok {RequestsOk}, failed {RequestsFailed} (permanent {PermanentFailures}), throttled (429/503/UNAVAILABLE) {Throttled}, retries {Retries}");
-        var statuses = new List<string>(ByStatus.Count);
-        foreach (var (status, count) in ByStatus)
-        {
-            statuses.Add(string.Create(c, $"{status}: {count}"));
-        }
-
-        statuses.Sort(StringComparer.Ordinal);
-        output.WriteLine($"  by status      {(statuses.Count == 0 ? "none" : string.Join(", ", statuses))}");
+        output.WriteLine($"  by status      {Statuses(ByStatus)}");
         output.WriteLine($"  latency        p50 {Milliseconds(LatencyP50)}, p99 {Milliseconds(LatencyP99)}");
         output.WriteLine($"  bytes sent     {Bytes(BytesSent)}");
         output.WriteLine($"  result         {(ExitCode == ExitOk ? "ok" : PermanentFailures > 0 ? "FAILED (requests refused as bad)" : "FAILED (nothing accepted)")}");
     }
+
+    /// <summary>Counts by status label, sorted (<c>http 200: 12, http 429: 1</c>), or <c>none</c>.</summary>
+    internal static string Statuses(IReadOnlyDictionary<string, long> byStatus)
+        => byStatus.Count == 0
+            ? "none"
+            : string.Join(", ", byStatus.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}: {kv.Value}")).Order(StringComparer.Ordinal));
 
     internal static string Milliseconds(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"{t.TotalMilliseconds:0.0} ms");
 

@@ -59,10 +59,9 @@ internal sealed record QueryLoadReport
             return;
         }
 
-        var statuses = ByStatus.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}: {kv.Value}")).Order(StringComparer.Ordinal);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(Scenario == QueryScenario.TraceById ? "trace by id" : "search")}, {Concurrency} clients, {Elapsed.TotalSeconds:0.0} s"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  requests       {Requests} ({Requests / Math.Max(Elapsed.TotalSeconds, 1e-9):0.0}/s), ok {Ok}, 4xx {ClientErrors}, failed {Failures}"));
-        output.WriteLine($"  by status      {string.Join(", ", statuses)}");
+        output.WriteLine($"  by status      {LoadgenReport.Statuses(ByStatus)}");
         output.WriteLine($"  latency (2xx)  {(OkLatency is { Count: > 0 } ok ? ok.ToString() : "none")}");
         output.WriteLine($"  latency (all)  {AllLatency}");
         output.WriteLine($"  bytes received {LoadgenReport.Bytes(BytesReceived)}");
