@@ -276,7 +276,7 @@ internal sealed class StoreIndex : IDisposable
     /// </summary>
     public IReadOnlyList<BlockRow> BlocksOfTrace(string tenant, byte[] token, long? startNanos, long? endNanos, IReadOnlyCollection<ulong> openSequences)
     {
-        var sequences = new SortedSet<ulong>(openSequences);
+        var sequences = new HashSet<ulong>(openSequences);
         if (SealedSequences(tenant, [token]).TryGetValue(TraceKey.TokenOf(token), out var found))
         {
             sequences.UnionWith(found);
