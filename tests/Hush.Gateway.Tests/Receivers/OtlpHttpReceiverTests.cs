@@ -163,6 +163,9 @@ public sealed class OtlpHttpReceiverTests
 
         gateway.Sink.Release();
         await gateway.Sink.WaitForAsync(10);
+
+        // The sink has the spans before the worker returns and frees their room in the queue: wait for that too.
+        await WaitForEmptyQueueAsync(gateway);
         using var third = await PostAsync(gateway.Http, "v1/traces", Protobuf, OtlpProtobuf.Encode(GatewayFixture.Request("third", 10)));
         Assert.Equal(HttpStatusCode.OK, third.StatusCode);
         await gateway.Sink.WaitForAsync(20);
@@ -171,6 +174,15 @@ public sealed class OtlpHttpReceiverTests
         var metrics = await gateway.Admin.GetStringAsync("metrics");
         Assert.Contains("hush_receiver_spans_refused_total{transport=\"http\",reason=\"throttled\"} 10", metrics, StringComparison.Ordinal);
         Assert.Contains("hush_receiver_spans_refused_total{transport=\"grpc\",reason=\"throttled\"} 10", metrics, StringComparison.Ordinal);
+    }
+
+    private static async Task WaitForEmptyQueueAsync(GatewayFixture gateway)
+    {
+        var empty = $"{Hush.Pipeline.PipelineMetrics.QueueSpansName}{{pipeline=\"traces\"}} 0\n";
+        for (var i = 0; i < 500 && !(await gateway.Admin.GetStringAsync("metrics")).Contains(empty, StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(10);
+        }
     }
 
     [Fact]
