@@ -151,8 +151,9 @@ internal static class StoreCommands
     }
 
     internal static int RunKeys(string action, string? configPath, string? tenant, TextWriter output, TextWriter error, IReadOnlyDictionary<string, string?>? environment = null)
-        => WithStore(configPath, error, environment, (store, _) =>
+        => WithStore(configPath, error, environment, (store, config) =>
         {
+            using var vault = TokenVault.Open(config.DataDir, store.Keys);
             var tenants = tenant is null ? store.Tenants() : [tenant];
             foreach (var t in tenants)
             {
@@ -164,6 +165,12 @@ internal static class StoreCommands
                 else
                 {
                     output.WriteLine($"tenant {t}: re-encrypted {store.Rewrap(t)} blocks under key {store.Keys.GetActiveKey(t).Id}");
+                }
+
+                // Rewrap seals it too: a vault created before a rotation by an older Hush, or a rotation cut short.
+                if (vault.Reseal(t))
+                {
+                    output.WriteLine($"tenant {t}: token vault key sealed under key {store.Keys.GetActiveKey(t).Id}");
                 }
             }
 

@@ -237,6 +237,57 @@ public sealed partial class TokenVault : ITokenVault, IDisposable
         }
     }
 
+    /// <summary>
+    /// Seals the tenant's vault key again under its active data key, so after <c>hush keys rotate</c> the vault, like
+    /// new blocks, no longer depends on the old key. The vault key itself stays the same: every token still resolves
+    /// and erasure still finds its subjects. Returns false when the tenant has no vault yet or it is already sealed
+    /// under the active key. The row is replaced in one statement, so a crash leaves the old or the new seal.
+    /// </summary>
+    /// <exception cref="TokenVaultException">The file could not be written or the sealed key does not authenticate.</exception>
+    public bool Reseal(string tenant)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tenant);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_database.FindTenant(tenant) is not { } row || !_keys.TryGetKey(new KeyId(row.KeyId), out var current)
+                || !string.Equals(current.Tenant, tenant, StringComparison.Ordinal))
+            {
+                // No vault, or one sealed under a destroyed key (shredded leftovers the next open removes).
+                return false;
+            }
+
+            var active = _keys.GetActiveKey(tenant);
+            if (active.Id == current.Id)
+            {
+                return false;
+            }
+
+            var root = OpenRoot(current, tenant, row.Sealed);
+            try
+            {
+                _database.ReplaceTenant(tenant, current.Id.Value, active.Id.Value, SealRoot(active, tenant, root));
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(root);
+            }
+
+            LogResealed(_logger, tenant);
+            return true;
+        }
+    }
+
+    /// <summary>The data key the tenant's vault key is sealed under; null when the tenant has no vault.</summary>
+    public KeyId? SealingKeyOf(string tenant)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _database.FindTenant(tenant) is { } row ? new KeyId(row.KeyId) : null;
+        }
+    }
+
     /// <summary>How many entries the tenant has.</summary>
     public long Count(string tenant)
     {
@@ -326,8 +377,7 @@ public sealed partial class TokenVault : ITokenVault, IDisposable
                 var id = new KeyId(row.KeyId);
                 if (_keys.TryGetKey(id, out var dataKey) && string.Equals(dataKey.Tenant, tenant, StringComparison.Ordinal))
                 {
-                    var root = VaultSeal.Open(dataKey.Material.Span, row.Sealed, AssociatedData(TenantDomain, tenant, KeyIdBytes(id))) ?? throw Corrupt();
-                    return Remember(tenant, root);
+                    return Remember(tenant, OpenRoot(dataKey, tenant, row.Sealed));
                 }
 
                 // Sealed under a data key the ring no longer holds: the tenant was crypto-shredded and its vault rows
@@ -345,7 +395,7 @@ public sealed partial class TokenVault : ITokenVault, IDisposable
             try
             {
                 var active = _keys.GetActiveKey(tenant);
-                _database.InsertTenant(tenant, active.Id.Value, VaultSeal.Seal(active.Material.Span, fresh, AssociatedData(TenantDomain, tenant, KeyIdBytes(active.Id))));
+                _database.InsertTenant(tenant, active.Id.Value, SealRoot(active, tenant, fresh));
                 return Remember(tenant, fresh);
             }
             catch
@@ -355,6 +405,12 @@ public sealed partial class TokenVault : ITokenVault, IDisposable
             }
         }
     }
+
+    private byte[] OpenRoot(DataKey dataKey, string tenant, byte[] sealedRoot) =>
+        VaultSeal.Open(dataKey.Material.Span, sealedRoot, AssociatedData(TenantDomain, tenant, KeyIdBytes(dataKey.Id))) ?? throw Corrupt();
+
+    private static byte[] SealRoot(DataKey dataKey, string tenant, byte[] root) =>
+        VaultSeal.Seal(dataKey.Material.Span, root, AssociatedData(TenantDomain, tenant, KeyIdBytes(dataKey.Id)));
 
     private TenantVaultKey Remember(string tenant, byte[] root)
     {
@@ -476,6 +532,9 @@ public sealed partial class TokenVault : ITokenVault, IDisposable
 
     [LoggerMessage(EventId = 6042, Level = LogLevel.Warning, Message = "vault: tenant {Tenant}: its vault key is sealed under a data key the key ring no longer holds (the tenant was erased); removed {Entries} unreadable entries")]
     private static partial void LogShreddedLeftovers(ILogger logger, string tenant, int entries);
+
+    [LoggerMessage(EventId = 6043, Level = LogLevel.Information, Message = "vault: tenant {Tenant}: vault key sealed again under the active data key")]
+    private static partial void LogResealed(ILogger logger, string tenant);
 
     private sealed record Opened(string Token, string DataClass, string Value);
 }

@@ -91,6 +91,16 @@ internal sealed class VaultDatabase : IDisposable
         return command.ExecuteNonQuery();
     });
 
+    /// <summary>Replaces the tenant's sealed vault key, only if it is still the one sealed under <paramref name="oldKeyId"/>.</summary>
+    public void ReplaceTenant(string tenant, ulong oldKeyId, ulong keyId, byte[] sealedKey) => Run("write", () =>
+    {
+        var command = Command("UPDATE tenants SET key_id=$k, sealed=$s WHERE tenant=$t AND key_id=$old", tenant);
+        command.Parameters.AddWithValue("$k", unchecked((long)keyId));
+        command.Parameters.AddWithValue("$old", unchecked((long)oldKeyId));
+        command.Parameters.AddWithValue("$s", sealedKey);
+        return command.ExecuteNonQuery() == 1 ? 1 : throw Malformed();
+    });
+
     public Entry? FindByLookup(string tenant, ReadOnlySpan<byte> lookup) => FindEntry("lookup", tenant, lookup.ToArray());
 
     public Entry? FindByTokenId(string tenant, ReadOnlySpan<byte> tokenId) => FindEntry("token_id", tenant, tokenId.ToArray());

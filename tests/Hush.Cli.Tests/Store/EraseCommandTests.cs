@@ -7,7 +7,10 @@ using Microsoft.Data.Sqlite;
 
 namespace Hush.Cli.Tests.Store;
 
-/// <summary><c>hush erase</c> removes the subject's (or tenant's) token vault entries with its spans, and says how many.</summary>
+/// <summary>
+/// <c>hush erase</c> removes the subject's (or tenant's) token vault entries with its spans, and says how many;
+/// <c>hush keys rotate|rewrap</c> carry the vault over to the new data key.
+/// </summary>
 public sealed class EraseCommandTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("hush-erase-").FullName;
@@ -75,6 +78,41 @@ public sealed class EraseCommandTests : IDisposable
             Assert.Empty(store.Tenants());
         });
     }
+
+    [Theory]
+    [InlineData("rotate")]
+    [InlineData("rewrap")]
+    public void Keys_SealTheVaultUnderTheActiveKey_TokensStillResolveAndErase(string action)
+    {
+        var (jane, john) = Seed();
+        KeyId before = default;
+        WithVault((store, _) => before = store.Keys.GetActiveKey("acme").Id);
+        var output = new StringWriter();
+        if (action == "rewrap")
+        {
+            // Rewrap after a rotation that did not reseal (a vault written by an older Hush): rewrap catches it up.
+            WithVault((store, _) => store.Keys.Rotate("acme"));
+        }
+
+        Assert.True(StoreCommands.RunKeys(action, _config, "acme", output, output, new Dictionary<string, string?>()) == 0, output.ToString());
+
+        Assert.Contains("tenant acme: token vault key sealed under key", output.ToString(), StringComparison.Ordinal);
+        WithVault((store, vault) =>
+        {
+            var active = store.Keys.GetActiveKey("acme").Id;
+            Assert.NotEqual(before, active);
+            Assert.Equal(active, vault.SealingKeyOf("acme"));
+            Assert.True(vault.TryResolve("acme", jane, out var value));
+            Assert.Equal("jane@example.com", value);
+            Assert.False(vault.Reseal("acme"));
+        });
+
+        output = new StringWriter();
+        Assert.True(StoreCommands.RunErase(_config, "acme", "jane@example.com", all: false, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
+        Assert.Contains("deleted 2 token vault entries", output.ToString(), StringComparison.Ordinal);
+        WithVault((_, vault) => Assert.True(vault.TryResolve("acme", john, out var _)));
+    }
+
 
     /// <summary>Three acme entries (jane twice, john once), one globex entry, and a span per acme token.</summary>
     private (string Jane, string John) Seed()

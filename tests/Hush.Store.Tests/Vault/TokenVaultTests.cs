@@ -150,6 +150,39 @@ public sealed partial class TokenVaultTests : IDisposable
     }
 
     [Fact]
+    public void Reseal_AfterRotation_SameVaultKeyUnderTheNewDataKey()
+    {
+        Assert.False(_vault.Reseal("acme"));
+        Assert.Null(_vault.SealingKeyOf("acme"));
+        var token = _vault.Tokenize("acme", "email", "jane@example.com");
+        Assert.Equal(_keys.GetActiveKey("acme").Id, _vault.SealingKeyOf("acme"));
+        Assert.False(_vault.Reseal("acme"));
+        var rotated = _keys.Rotate("acme");
+
+        Assert.True(_vault.Reseal("acme"));
+        Assert.False(_vault.Reseal("acme"));
+        Reopen();
+
+        Assert.Equal(rotated.Id, _vault.SealingKeyOf("acme"));
+        Assert.True(_vault.TryResolve("acme", token, out var value));
+        Assert.Equal("jane@example.com", value);
+        Assert.Equal(token, _vault.Tokenize("acme", "email", "jane@example.com"));
+        Assert.Equal(1, _vault.EraseSubject("acme", "jane@example.com"));
+    }
+
+    [Fact]
+    public void Reseal_ShreddedTenant_LeavesItAlone()
+    {
+        var token = _vault.Tokenize("acme", "email", "jane@example.com");
+        _vault.Tokenize("globex", "email", "jane@example.com");
+        _keys.Destroy("acme");
+
+        Assert.False(_vault.Reseal("acme"));
+        Reopen();
+        Assert.False(_vault.TryResolve("acme", token, out _));
+    }
+
+    [Fact]
     public void SmallCache_EvictedTokensComeBackFromDisk()
     {
         _vault.Dispose();
@@ -287,6 +320,7 @@ public sealed partial class TokenVaultTests : IDisposable
 
     [GeneratedRegex("^tok_[0-9A-HJKMNP-TV-Z]{26}$")]
     private static partial Regex TokenShape();
+
 
     private void Reopen()
     {
