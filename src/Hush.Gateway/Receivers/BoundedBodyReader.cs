@@ -155,21 +155,9 @@ internal static class BoundedBodyReader
     }
 
     /// <summary>Passes reads through until <c>limit</c> bytes, then reports end of stream and sets <see cref="Exceeded"/>.</summary>
-    private sealed class CappedStream(Stream inner, int limit) : Stream
+    private sealed class CappedStream(Stream inner, int limit) : ForwardReadStream
     {
-        private long _total;
-
         public bool Exceeded { get; private set; }
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => _total; set => throw new NotSupportedException(); }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -178,10 +166,10 @@ internal static class BoundedBodyReader
                 return 0;
             }
 
-            var room = (int)Math.Min(buffer.Length, limit + 1L - _total);
+            var room = (int)Math.Min(buffer.Length, limit + 1L - BytesRead);
             var read = await inner.ReadAsync(buffer[..room], cancellationToken);
-            _total += read;
-            if (_total > limit)
+            BytesRead += read;
+            if (BytesRead > limit)
             {
                 Exceeded = true;
                 return 0;
@@ -189,20 +177,5 @@ internal static class BoundedBodyReader
 
             return read;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("read asynchronously");
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
