@@ -126,26 +126,43 @@ internal static class StoreCommands
                 return 0;
             }
 
+            // Requests a crash (or a full disk) left in the journal reach the store at the next start: erasing now would
+            // miss them and they would come back. The server replays them; then the erasure finds everything.
+            if (JournalRecordsOf(config.DataDir, store.Keys, tenant) is > 0 and var pending)
+            {
+                error.WriteLine($"hush erase: the ingest journal still holds {pending} requests of tenant {tenant} that are not in the store yet (left by a crash or a full disk); start 'hush serve' once so it replays them, stop it, then run this erasure again. Nothing was erased.");
+                return 1;
+            }
+
             // The subject's pseudonyms under every data class the policy pseudonymizes, and the tokens the vault issued
             // for it: the raw value goes no further.
             var secret = Hush.Gateway.Privacy.PseudonymSecret.Load(config.Privacy, config.DataDir, Environment.GetEnvironmentVariable, out _);
             var keys = new DerivedPseudonymKeyProvider(secret);
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
             var pseudonymizer = new Pseudonymizer(keys.GetKey(tenant));
-            var needles = PseudonymizedClasses(config).Select(c => pseudonymizer.Pseudonymize(c, subject!)).ToList();
+            var needles = PseudonymizedClasses(config).SelectMany(c => SubjectForms(subject!).Select(form => pseudonymizer.Pseudonymize(c, form))).Distinct(StringComparer.Ordinal).ToList();
             needles.AddRange(vault.TokensOf(tenant, subject!));
             long spans = 0;
             var blocks = 0;
+            var unreadable = 0;
             foreach (var needle in needles)
             {
                 var removed = store.EraseMatching(tenant, needle);
                 spans += removed.Spans;
                 blocks += removed.Blocks;
+                unreadable = Math.Max(unreadable, removed.Unreadable);
             }
 
             // The spans first: an erasure cut short is run again and still finds the subject's tokens.
             var vaultEntries = vault.EraseSubject(tenant, subject!);
             output.WriteLine($"tenant {tenant}: removed {spans} spans carrying the subject from {blocks} blocks; every other span of those blocks was kept; deleted {vaultEntries} token vault entries (its tokens no longer resolve)");
+            if (unreadable > 0)
+            {
+                // The vault entries are gone, so tokens in those blocks cannot be resolved; pseudonyms there remain.
+                error.WriteLine($"hush: INCOMPLETE: {unreadable} blocks of tenant {tenant} do not decrypt (corrupted or tampered with) and could not be searched; run 'hush store verify --tenant {tenant}'");
+                return 1;
+            }
+
             return 0;
         });
     }
@@ -155,6 +172,7 @@ internal static class StoreCommands
         {
             using var vault = TokenVault.Open(config.DataDir, store.Keys);
             var tenants = tenant is null ? store.Tenants() : [tenant];
+            var unreadable = 0;
             foreach (var t in tenants)
             {
                 if (action == "rotate")
@@ -164,7 +182,13 @@ internal static class StoreCommands
                 }
                 else
                 {
-                    output.WriteLine($"tenant {t}: re-encrypted {store.Rewrap(t)} blocks under key {store.Keys.GetActiveKey(t).Id}");
+                    var rewrapped = store.Rewrap(t);
+                    output.WriteLine($"tenant {t}: re-encrypted {rewrapped.Blocks} blocks under key {store.Keys.GetActiveKey(t).Id}");
+                    if (rewrapped.Unreadable > 0)
+                    {
+                        unreadable += rewrapped.Unreadable;
+                        error.WriteLine($"hush: tenant {t}: {rewrapped.Unreadable} blocks do not decrypt (corrupted or tampered with); they were left as they are, under their old key: run 'hush store verify --tenant {t}'");
+                    }
                 }
 
                 // Rewrap seals it too: a vault created before a rotation by an older Hush, or a rotation cut short.
@@ -174,8 +198,40 @@ internal static class StoreCommands
                 }
             }
 
-            return 0;
+            return unreadable == 0 ? 0 : 1;
         });
+
+    /// <summary>
+    /// The spellings of one subject that may have been pseudonymized on their own: as given, trimmed, lower-cased,
+    /// and for an address with <c>@</c> its URL-encoded form (<c>%40</c>, as detectors find it in query strings).
+    /// Pseudonyms are of the exact text, so each spelling is its own needle; erasing an id that differs only in case
+    /// is the safe side, as the vault's subject matching is.
+    /// </summary>
+    internal static IEnumerable<string> SubjectForms(string subject)
+    {
+        var forms = new HashSet<string>(StringComparer.Ordinal) { subject, subject.Trim(), subject.Trim().ToLowerInvariant() };
+        foreach (var form in forms.Where(f => f.Contains('@', StringComparison.Ordinal)).ToList())
+        {
+            forms.Add(form.Replace("@", "%40", StringComparison.Ordinal));
+        }
+
+        forms.Remove(string.Empty);
+        return forms;
+    }
+
+    /// <summary>How many records the journal of <paramref name="dataDirectory"/> holds for <paramref name="tenant"/> (none are released).</summary>
+    private static int JournalRecordsOf(string dataDirectory, KeyRing keys, string tenant)
+    {
+        var journal = Hush.Store.Journal.IngestJournal.Open(dataDirectory, keys);
+        try
+        {
+            return journal.RecoveredCount == 0 ? 0 : journal.Recover().Count(r => string.Equals(r.Tenant, tenant, StringComparison.Ordinal));
+        }
+        finally
+        {
+            journal.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
 
     private static SortedSet<string> PseudonymizedClasses(HushConfig config)
     {

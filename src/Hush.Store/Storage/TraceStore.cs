@@ -36,7 +36,17 @@ public sealed record StoreOptions
 /// <param name="Blocks">Blocks removed (for erasure: rewritten without the subject's spans).</param>
 /// <param name="Spans">Spans removed.</param>
 /// <param name="Files">Segment files deleted.</param>
-public sealed record RemovalReport(int Blocks, long Spans, int Files);
+public sealed record RemovalReport(int Blocks, long Spans, int Files)
+{
+    /// <summary>
+    /// Blocks that could not be decrypted (corrupted or tampered with), so could not be searched or rewritten: they
+    /// are left on disk, untouched, for <c>hush store verify</c> to name. Non-zero means the operation is incomplete.
+    /// </summary>
+    public int Unreadable { get; init; }
+}
+
+/// <summary>What a rewrap re-encrypted, and what it could not read (left in place, see <see cref="RemovalReport.Unreadable"/>).</summary>
+public sealed record RewrapReport(int Blocks, int Unreadable);
 
 /// <summary>
 /// The embedded encrypted trace store. Per tenant: append-only segment files of blocks
@@ -338,10 +348,12 @@ public sealed class TraceStore : ITraceReader, IDisposable
             var affected = new List<BlockRow>();
             var keep = new List<(TraceRequest, BlockStats)>();
             long removedSpans = 0;
+            var unreadable = 0;
             foreach (var row in _index.AllBlocks(tenant).Where(b => !b.Removed))
             {
                 if (ReadBlock(row) is not { } block)
                 {
+                    unreadable++;
                     continue;
                 }
 
@@ -361,46 +373,49 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
             if (affected.Count == 0)
             {
-                return new RemovalReport(0, 0, 0);
+                return new RemovalReport(0, 0, 0) { Unreadable = unreadable };
             }
 
             var replacements = WriteBlocks(state, keep);
             _index.MarkRemoved(tenant, [.. affected.Select(b => b.Id)], Removal(state, "erasure", affected, replacements));
             ZeroBlocks(state, affected);
             Log.Erased(_logger, tenant, affected.Count, removedSpans);
-            return new RemovalReport(affected.Count, removedSpans, 0);
+            return new RemovalReport(affected.Count, removedSpans, 0) { Unreadable = unreadable };
         }
     }
 
     /// <summary>
     /// Re-encrypts every live block of <paramref name="tenant"/> that is not under its active key: each is written
-    /// again as a new block and the old one zeroed, with a signed record. Returns how many blocks were rewritten.
+    /// again as a new block and the old one zeroed, with a signed record. A block that does not decrypt (corrupted
+    /// or tampered with) is left exactly as it is: zeroing it under a signed "rewrap" record would erase the
+    /// evidence and make <c>verify</c> report the store intact. Such blocks are counted in the report.
     /// </summary>
-    public int Rewrap(string tenant)
+    public RewrapReport Rewrap(string tenant)
     {
         var state = State(tenant);
         var active = Keys.GetActiveKey(tenant).Id;
         lock (state.Lock)
         {
-            var old = _index.AllBlocks(tenant).Where(b => !b.Removed && KeyOf(state, b) is { } id && id != active).ToList();
-            if (old.Count == 0)
-            {
-                return 0;
-            }
-
-            var again = new List<(TraceRequest, BlockStats)>();
-            foreach (var row in old)
+            var candidates = _index.AllBlocks(tenant).Where(b => !b.Removed && KeyOf(state, b) is { } id && id != active).ToList();
+            var old = new List<BlockRow>(candidates.Count);
+            var again = new List<(TraceRequest, BlockStats)>(candidates.Count);
+            foreach (var row in candidates)
             {
                 if (ReadBlock(row) is { } block)
                 {
+                    old.Add(row);
                     again.Add((block, BlockStats.Of(block, state.IndexKey)));
                 }
             }
 
-            var replacements = WriteBlocks(state, again);
-            _index.MarkRemoved(tenant, [.. old.Select(b => b.Id)], Removal(state, "rewrap", old, replacements));
-            ZeroBlocks(state, old);
-            return old.Count;
+            if (old.Count > 0)
+            {
+                var replacements = WriteBlocks(state, again);
+                _index.MarkRemoved(tenant, [.. old.Select(b => b.Id)], Removal(state, "rewrap", old, replacements));
+                ZeroBlocks(state, old);
+            }
+
+            return new RewrapReport(old.Count, candidates.Count - old.Count);
         }
     }
 
@@ -965,10 +980,13 @@ public sealed class TraceStore : ITraceReader, IDisposable
         for (var r = block.ResourceSpans.Count - 1; r >= 0; r--)
         {
             var rs = block.ResourceSpans[r];
-            var resourceCarries = Carries(rs.Resource.Attributes, needle);
+            var resourceCarries = Carries(rs.Resource.Attributes, needle) || Has(rs.SchemaUrl, needle);
             foreach (var ss in rs.ScopeSpans)
             {
-                removed += ss.Spans.RemoveAll(span => resourceCarries || SpanCarries(span, needle));
+                // A resource or scope that carries it takes every span under it: they are the subject's spans.
+                var scopeCarries = resourceCarries || Has(ss.SchemaUrl, needle) || Has(ss.Scope.Name, needle)
+                    || Has(ss.Scope.Version, needle) || Carries(ss.Scope.Attributes, needle);
+                removed += ss.Spans.RemoveAll(span => scopeCarries || SpanCarries(span, needle));
             }
 
             rs.ScopeSpans.RemoveAll(ss => ss.Spans.Count == 0);
@@ -981,19 +999,27 @@ public sealed class TraceStore : ITraceReader, IDisposable
         return removed;
     }
 
+    /// <summary>Every string a span can carry, as the privacy stage reads them: names, messages, trace state, keys and values.</summary>
     private static bool SpanCarries(Span span, string needle)
-        => span.Name.Contains(needle, StringComparison.Ordinal)
-            || span.Status.Message.Contains(needle, StringComparison.Ordinal)
-            || span.TraceState.Contains(needle, StringComparison.Ordinal)
+        => Has(span.Name, needle)
+            || Has(span.Status.Message, needle)
+            || Has(span.TraceState, needle)
             || Carries(span.Attributes, needle)
-            || span.Events.Any(e => e.Name.Contains(needle, StringComparison.Ordinal) || Carries(e.Attributes, needle))
-            || span.Links.Any(l => Carries(l.Attributes, needle));
+            || span.Events.Any(e => Has(e.Name, needle) || Carries(e.Attributes, needle))
+            || span.Links.Any(l => Has(l.TraceState, needle) || Carries(l.Attributes, needle));
 
-    private static bool Carries(List<KeyValue> attributes, string needle)
+    private static bool Has(string? text, string needle) => text is not null && text.Contains(needle, StringComparison.Ordinal);
+
+    private static bool Carries(List<KeyValue>? attributes, string needle)
     {
+        if (attributes is null)
+        {
+            return false;
+        }
+
         foreach (var kv in attributes)
         {
-            if (Carries(kv.Value, needle))
+            if (Has(kv.Key, needle) || Carries(kv.Value, needle))
             {
                 return true;
             }
@@ -1002,9 +1028,11 @@ public sealed class TraceStore : ITraceReader, IDisposable
         return false;
     }
 
+    /// <summary>Bytes values count too: the privacy stage keeps valid UTF-8 bytes as bytes after replacing inside them.</summary>
     private static bool Carries(AnyValue value, string needle) => value.Kind switch
     {
-        AnyValueKind.String => value.StringValue!.Contains(needle, StringComparison.Ordinal),
+        AnyValueKind.String => Has(value.StringValue, needle),
+        AnyValueKind.Bytes => value.BytesValue!.AsSpan().IndexOf(Encoding.UTF8.GetBytes(needle)) >= 0,
         AnyValueKind.Array => value.ArrayValue!.Any(v => Carries(v, needle)),
         AnyValueKind.KeyValueList => Carries(value.KeyValueListValue!, needle),
         _ => false,

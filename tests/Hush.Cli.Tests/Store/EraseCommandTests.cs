@@ -79,6 +79,59 @@ public sealed class EraseCommandTests : IDisposable
         });
     }
 
+    [Fact]
+    public void EraseSubject_OtherSpellingsOfTheSubject_TheirPseudonymsAreErasedToo()
+    {
+        var loaded = Hush.Gateway.Configuration.HushConfigLoader.LoadFile(_config, new Dictionary<string, string?>());
+        var secret = Hush.Gateway.Privacy.PseudonymSecret.Load(loaded.Config!.Privacy, _directory, _ => null, out _);
+        var pseudonymizer = new Hush.Privacy.Transforms.Pseudonymizer(new Hush.Privacy.DerivedPseudonymKeyProvider(secret).GetKey("acme"));
+        WithVault((store, _) => store.Append("acme", Request(
+            (1, pseudonymizer.Pseudonymize("email", "jane@example.com")),
+            (2, pseudonymizer.Pseudonymize("email", "jane%40example.com")),
+            (3, pseudonymizer.Pseudonymize("email", "john@example.com")))));
+
+        var output = new StringWriter();
+        Assert.True(StoreCommands.RunErase(_config, "acme", " Jane@Example.com", all: false, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
+
+        Assert.Contains("removed 2 spans", output.ToString(), StringComparison.Ordinal);
+        WithVault((store, _) => Assert.Equal(1, store.Totals("acme").Spans));
+    }
+
+    [Fact]
+    public void SubjectForms_AsGivenTrimmedLowerCasedAndUrlEncoded()
+    {
+        Assert.Equal(
+            new[] { " Jane@Example.com", "Jane@Example.com", "jane@example.com", " Jane%40Example.com", "Jane%40Example.com", "jane%40example.com" }.Order(StringComparer.Ordinal),
+            StoreCommands.SubjectForms(" Jane@Example.com").Order(StringComparer.Ordinal));
+        Assert.Equal(["u-1842"], StoreCommands.SubjectForms("u-1842"));
+        Assert.Equal(["  "], StoreCommands.SubjectForms("  "));
+    }
+
+    [Fact]
+    public async Task EraseSubject_JournalStillHoldsTheTenantsRequests_RefusesAndErasesNothing()
+    {
+        var (jane, _) = Seed();
+        await JournalAsync("acme");
+        await JournalAsync("globex");
+
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.Equal(1, StoreCommands.RunErase(_config, "acme", "jane@example.com", all: false, output, error, new Dictionary<string, string?>()));
+
+        Assert.Contains("journal still holds 1 requests of tenant acme", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Nothing was erased", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("jane", error.ToString() + output.ToString(), StringComparison.Ordinal);
+        WithVault((store, vault) =>
+        {
+            Assert.True(vault.TryResolve("acme", jane, out _));
+            Assert.Equal(2, store.Totals("acme").Spans);
+        });
+
+        // The journal's records survive the check (the next start still replays them), and another tenant is not held up.
+        Assert.True(StoreCommands.RunErase(_config, "globex", "jane@example.com", all: false, output, error, new Dictionary<string, string?>()) == 1);
+        Assert.True(StoreCommands.RunErase(_config, "initech", "jane@example.com", all: false, output, error, new Dictionary<string, string?>()) == 0, error.ToString());
+    }
+
     [Theory]
     [InlineData("rotate")]
     [InlineData("rewrap")]
@@ -127,6 +180,15 @@ public sealed class EraseCommandTests : IDisposable
             store.Append("acme", Request((1, jane), (2, john)));
         });
         return (jane, john);
+    }
+
+    /// <summary>Leaves one acknowledged, never released request of <paramref name="tenant"/> in the journal, as a crash would.</summary>
+    private async Task JournalAsync(string tenant)
+    {
+        using var kek = KeyEncryptionKey.Load(_directory, null, _ => null, out _);
+        using var keys = KeyRing.Open(_directory, kek);
+        await using var journal = Hush.Store.Journal.IngestJournal.Open(_directory, keys);
+        await journal.AppendAsync(tenant, Request((9, "tok_journalled")), CancellationToken.None);
     }
 
     private void WithVault(Action<TraceStore, TokenVault> action)

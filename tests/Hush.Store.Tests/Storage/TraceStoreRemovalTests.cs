@@ -190,8 +190,8 @@ public sealed class TraceStoreRemovalTests : IDisposable
             Assert.NotEqual(old, active);
             store.Append("acme", Spans.Request("checkout", Spans.Span(4, 4)));
 
-            Assert.Equal(3, store.Rewrap("acme"));
-            Assert.Equal(0, store.Rewrap("acme"));
+            Assert.Equal(new RewrapReport(3, 0), store.Rewrap("acme"));
+            Assert.Equal(new RewrapReport(0, 0), store.Rewrap("acme"));
 
             var live = SegmentFiles.LiveBlocks(_dir.Path, "acme");
             Assert.Equal(4, live.Count);
@@ -208,5 +208,83 @@ public sealed class TraceStoreRemovalTests : IDisposable
         using var reopened = TraceStore.Open(_dir.Path, _kek);
         Assert.True(reopened.Verify("acme").IsIntact);
         Assert.NotNull(await reopened.FindTraceAsync("acme", Spans.Trace(1), null, null, default));
+    }
+
+    [Fact]
+    public void Rewrap_CorruptedBlock_LeftAsItIsForVerify_TheOthersRewrapped()
+    {
+        using (var store = TraceStore.Open(_dir.Path, _kek))
+        {
+            for (var t = 1; t <= 3; t++)
+            {
+                store.Append("acme", Spans.Request("checkout", Spans.Span(t, t)));
+            }
+
+            store.Keys.Rotate("acme");
+        }
+
+        var segment = SegmentFiles.Paths(_dir.Path, "acme")[0];
+        var (header, blocks) = SegmentFiles.Read(segment);
+        blocks[1][^5] ^= 0x20;
+        SegmentFiles.Write(segment, header, blocks);
+        var tampered = File.ReadAllBytes(segment);
+
+        using var reopened = TraceStore.Open(_dir.Path, _kek);
+        Assert.Equal(new RewrapReport(2, 1), reopened.Rewrap("acme"));
+
+        // The tampered block's bytes are where they were, and verify still names it: rewrap hid nothing.
+        var after = File.ReadAllBytes(segment);
+        Assert.True(after.AsSpan().IndexOf(blocks[1]) >= 0, "the tampered block was rewritten or zeroed");
+        Assert.Equal(tampered.Length, after.Length);
+        var report = reopened.Verify("acme");
+        Assert.False(report.IsIntact);
+        Assert.Contains(report.Findings, f => f.Kind == ChainFindingKind.Modified);
+    }
+
+    [Fact]
+    public async Task EraseMatching_CorruptedBlock_CountedAsUnreadable_TheOthersSearched()
+    {
+        using (var store = TraceStore.Open(_dir.Path, _kek))
+        {
+            store.Append("acme", Spans.Request("checkout", Spans.Span(1, 1, attributes: [new("enduser.id", AnyValue.Of("usr_SUBJECT"))])));
+            store.Append("acme", Spans.Request("checkout", Spans.Span(2, 2, attributes: [new("enduser.id", AnyValue.Of("usr_SUBJECT"))])));
+        }
+
+        var segment = SegmentFiles.Paths(_dir.Path, "acme")[0];
+        var (header, blocks) = SegmentFiles.Read(segment);
+        blocks[0][^5] ^= 0x20;
+        SegmentFiles.Write(segment, header, blocks);
+
+        using var reopened = TraceStore.Open(_dir.Path, _kek);
+        var removed = reopened.EraseMatching("acme", "usr_SUBJECT");
+
+        Assert.Equal(1, removed.Blocks);
+        Assert.Equal(1, removed.Unreadable);
+        Assert.Null(await reopened.FindTraceAsync("acme", Spans.Trace(2), null, null, default));
+    }
+
+    [Fact]
+    public async Task EraseMatching_FindsTheNeedleInKeysBytesScopesAndLinkTraceState()
+    {
+        using var store = TraceStore.Open(_dir.Path, _kek);
+        var inKey = Spans.Span(1, 1, attributes: [new("cart." + Pseudonym, AnyValue.Of(1L))]);
+        var inBytes = Spans.Span(2, 2, attributes: [new("blob", AnyValue.Of(System.Text.Encoding.UTF8.GetBytes("owner=" + Pseudonym)))]);
+        var inLink = Spans.Span(3, 3);
+        inLink.Links.Add(new SpanLink { TraceId = Spans.Trace(9), SpanId = new SpanId(9), TraceState = "vendor=" + Pseudonym });
+        var clean = Spans.Span(4, 4);
+        store.Append("acme", Spans.Request("checkout", inKey, inBytes, inLink, clean));
+        var scoped = Spans.Request("checkout", Spans.Span(5, 5));
+        scoped.ResourceSpans[0].ScopeSpans[0].Scope.Attributes.Add(new("owner", AnyValue.Of(Pseudonym)));
+        store.Append("acme", scoped);
+
+        var removed = store.EraseMatching("acme", Pseudonym);
+
+        Assert.Equal(4, removed.Spans);
+        Assert.Equal(0, removed.Unreadable);
+        Assert.NotNull(await store.FindTraceAsync("acme", Spans.Trace(4), null, null, default));
+        foreach (var t in new[] { 1, 2, 3, 5 })
+        {
+            Assert.Null(await store.FindTraceAsync("acme", Spans.Trace(t), null, null, default));
+        }
     }
 }
