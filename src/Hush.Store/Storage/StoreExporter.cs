@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Hush.Pipeline;
 using Hush.Store.Journal;
 using Microsoft.Extensions.Logging;
@@ -14,6 +15,9 @@ public sealed partial class StoreExporter : ISpanExporter
     /// <summary>How often retention runs.</summary>
     public static readonly TimeSpan RetentionInterval = TimeSpan.FromMinutes(1);
 
+    /// <summary>Append latency buckets, seconds: a batch takes ~1-10 ms on an idle disk, an fsync can take far longer.</summary>
+    private static readonly double[] AppendBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
     private readonly TraceStore _store;
     private readonly IngestJournal? _journal;
     private readonly ILogger _logger;
@@ -21,6 +25,7 @@ public sealed partial class StoreExporter : ISpanExporter
     private readonly CounterFamily _failed;
     private readonly Counter _retentionSpans;
     private readonly Counter _retentionFailures;
+    private readonly Histogram _appendDuration;
     private readonly ITimer _retention;
     private readonly Lock _retentionLock = new();
     private StoreLock? _ownership;
@@ -44,6 +49,16 @@ public sealed partial class StoreExporter : ISpanExporter
         metrics.ObservedCounter("hush_store_spans_written_total", "Spans written to the store since start.", [], () => [new([], store.SpansWritten)]);
         metrics.ObservedCounter("hush_store_blocks_written_total", "Blocks written to the store since start.", [], () => [new([], store.BlocksWritten)]);
         metrics.ObservedCounter("hush_store_bytes_written_total", "Bytes of blocks written to the store since start.", [], () => [new([], store.BytesWritten)]);
+        metrics.ObservedCounter("hush_store_unreadable_blocks_total", "Block reads since start that found a block missing, truncated or failing to decrypt (corruption or tampering; run 'hush store verify').", [], () => [new([], store.BlocksUnreadable)]);
+
+        // Per tenant, from the index at scrape time: what is stored now, and every signed removal ever made (retention,
+        // erasure, rewrap, tenant erasure), including those the hush erase and hush keys commands made while the server was down.
+        metrics.Gauge("hush_store_tenant_blocks", "Live blocks stored, by tenant.", ["tenant"], () => store.TenantTotals().Select(t => new KeyValuePair<string[], double>([t.Tenant], t.Blocks)));
+        metrics.Gauge("hush_store_tenant_spans", "Live spans stored, by tenant.", ["tenant"], () => store.TenantTotals().Select(t => new KeyValuePair<string[], double>([t.Tenant], t.Spans)));
+        metrics.Gauge("hush_store_tenant_bytes", "Bytes of live blocks stored (compressed and encrypted), by tenant.", ["tenant"], () => store.TenantTotals().Select(t => new KeyValuePair<string[], double>([t.Tenant], t.Bytes)));
+        metrics.ObservedCounter("hush_store_removals_total", "Signed removal records, by tenant and kind (retention, erasure, rewrap, tenant).", ["tenant", "kind"], () => store.RemovalTotals().Select(r => new KeyValuePair<string[], double>([r.Tenant, r.Kind], r.Records)));
+        metrics.ObservedCounter("hush_store_removed_spans_total", "Spans removed by signed removals, by tenant and kind.", ["tenant", "kind"], () => store.RemovalTotals().Select(r => new KeyValuePair<string[], double>([r.Tenant, r.Kind], r.Spans)));
+        _appendDuration = metrics.Histogram("hush_store_append_duration_seconds", "Time to append one batch to the store: compress, encrypt, fsync the segment, index.", AppendBuckets).WithLabels();
         if (journal is not null)
         {
             metrics.Gauge("hush_journal_bytes", "Bytes of ingest journal files on disk (accepted, not yet through every exporter).", () => journal.TotalBytes);
@@ -103,7 +118,9 @@ public sealed partial class StoreExporter : ISpanExporter
         ArgumentNullException.ThrowIfNull(batch);
         try
         {
+            var started = Stopwatch.GetTimestamp();
             _store.Append(batch.Tenant, batch.Traces);
+            _appendDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
             _sent.Add(batch.SpanCount);
             return ValueTask.FromResult(ExportOutcome.Success);
         }

@@ -594,6 +594,20 @@ internal sealed class StoreIndex : IDisposable
             c => c.Parameters.AddWithValue("$t", tenant),
             static r => new RemovalRow(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetString(3), r.GetString(4), r.GetInt64(5), (byte[])r[6]));
 
+    /// <summary>Live blocks, spans and stored bytes of every tenant, for metrics (one pass over the block rows).</summary>
+    public List<(string Tenant, long Blocks, long Spans, long Bytes)> TenantTotals()
+        => Rows(
+            "SELECT tenant, count(*), coalesce(sum(spans), 0), coalesce(sum(length), 0) FROM blocks WHERE removed = 0 GROUP BY tenant ORDER BY tenant",
+            static _ => { },
+            static r => (r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)));
+
+    /// <summary>Signed removal records (retention, erasure, rewrap, tenant) and the spans they removed, by tenant and kind.</summary>
+    public List<(string Tenant, string Kind, long Records, long Spans)> RemovalTotals()
+        => Rows(
+            "SELECT tenant, kind, count(*), coalesce(sum(spans), 0) FROM removals GROUP BY tenant, kind ORDER BY tenant, kind",
+            static _ => { },
+            static r => (r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3)));
+
     /// <summary>Live spans and blocks of a tenant (for metrics and reports).</summary>
     public (long Blocks, long Spans) Totals(string tenant)
     {

@@ -76,6 +76,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
     private readonly Dictionary<string, TenantState> _tenants = new(StringComparer.Ordinal);
     private readonly Lock _tenantsLock = new();
     private long _spansWritten;
+    private long _blocksUnreadable;
     private long _blocksWritten;
     private long _bytesWritten;
 
@@ -101,6 +102,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
     internal WriteFaults Faults { get; } = new();
 
     public long SpansWritten => Interlocked.Read(ref _spansWritten);
+
+    /// <summary>Block reads since start that found a block missing, truncated or failing to decrypt (corruption or tampering).</summary>
+    public long BlocksUnreadable => Interlocked.Read(ref _blocksUnreadable);
 
     public long BlocksWritten => Interlocked.Read(ref _blocksWritten);
 
@@ -183,6 +187,12 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
     /// <summary>Live blocks and spans of <paramref name="tenant"/>.</summary>
     public (long Blocks, long Spans) Totals(string tenant) => _index.Totals(tenant);
+
+    /// <summary>Live blocks, spans and stored bytes per tenant (metrics).</summary>
+    public IReadOnlyList<(string Tenant, long Blocks, long Spans, long Bytes)> TenantTotals() => _index.TenantTotals();
+
+    /// <summary>The signed removal records per tenant and kind, and the spans they removed (metrics).</summary>
+    public IReadOnlyList<(string Tenant, string Kind, long Records, long Spans)> RemovalTotals() => _index.RemovalTotals();
 
     /// <summary>
     /// Stores already-scrubbed spans of one tenant: packs whole traces into blocks, encrypts, appends them to the
@@ -953,24 +963,29 @@ public sealed class TraceStore : ITraceReader, IDisposable
             using var handle = File.OpenHandle(path);
             if (RandomAccess.Read(handle, bytes, row.Offset) != bytes.Length)
             {
-                Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, "Truncated");
-                return null;
+                return Unreadable(row, "Truncated");
             }
         }
         catch (IOException ex)
         {
-            Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, ex.GetType().Name);
-            return null;
+            return Unreadable(row, ex.GetType().Name);
         }
 
         var position = new BlockPosition(row.Tenant, row.Segment, row.Sequence);
         if (!(only.IsEmpty ? BlockCodec.TryDecode(bytes, Keys, position, out var traces, out var error) : BlockCodec.TryDecodeTrace(bytes, Keys, position, only, out traces, out error)))
         {
-            Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, error.ToString());
-            return null;
+            return Unreadable(row, error.ToString());
         }
 
         return traces;
+    }
+
+    /// <summary>A block that cannot be read is skipped with an error naming it (never its content) and counted.</summary>
+    private TraceRequest? Unreadable(BlockRow row, string reason)
+    {
+        Interlocked.Increment(ref _blocksUnreadable);
+        Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, reason);
+        return null;
     }
 
     /// <summary>Removes every span carrying <paramref name="needle"/>; returns how many.</summary>
