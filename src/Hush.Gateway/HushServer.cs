@@ -174,6 +174,9 @@ public sealed class HushServer : IAsyncDisposable
     /// <summary>The store's ingest journal (the pipeline writes it; the start replays what it held).</summary>
     private Hush.Store.Journal.IngestJournal? _journal;
 
+    /// <summary>The journal, for tests that make its writes fail as a full disk does.</summary>
+    internal Hush.Store.Journal.IngestJournal? Journal => _journal;
+
     /// <summary>The static token store the OTLP receivers check (<c>receivers.otlp.auth.token_file</c>).</summary>
     public TokenStore Tokens { get; private set; } = null!;
 
