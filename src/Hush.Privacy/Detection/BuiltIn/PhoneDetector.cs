@@ -15,6 +15,9 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
     private const int MinInternational = 8;
     private const int MaxGroups = 8;
 
+    /// <summary>"255.255.255.255".</summary>
+    private const int MaxDottedQuad = 15;
+
     /// <summary>Where a phone number can start.</summary>
     private static readonly SearchValues<char> StartChars = SearchValues.Create("+(0123456789");
 
@@ -23,6 +26,13 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
 
     protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
+        // A value that is one IPv4 address (network.peer.address on every span) holds no phone number: dotted
+        // numbers need a group of four digits, the other forms a space, dash, paren or '+'. The IPv4 detector reports it.
+        if (text.Length <= MaxDottedQuad && Ipv4Detector.TryParse(text, 0) == text.Length)
+        {
+            return;
+        }
+
         Span<int> groups = stackalloc int[MaxGroups];
         int i = 0;
         while (i < text.Length)
