@@ -5,8 +5,10 @@ using System.Text;
 namespace Hush.Privacy.Detection;
 
 /// <summary>
-/// A normalized view of a value: the original string and, when needed, a copy in which every code point is
-/// NFKC-normalized (fullwidth <c>＠</c> becomes <c>@</c>), decimal digits of any script become ASCII digits, invisible
+/// A normalized view of a value: the original string and, when needed, a copy in which every code point whose NFKC form
+/// is ASCII gets that form by table (fullwidth <c>＠</c> becomes <c>@</c>, <c>𝐚</c> <c>a</c>, <c>⑽</c> <c>(10)</c>; the
+/// same with or without ICU), the look-alikes of <c>-</c> <c>:</c> <c>/</c> <c>.</c> (en dash, ratio, division slash,
+/// ideographic full stop) become those, digits of any script become ASCII digits, invisible
 /// format characters (zero-width space, soft hyphen) are dropped, and — when the value is URL-shaped, i.e. contains a
 /// <c>%XX</c> escape — percent escapes are decoded (up to three rounds, for double-encoded redirect parameters).
 /// An index map takes normalized positions back to the original.
@@ -226,29 +228,45 @@ public sealed class TextView
             return;
         }
 
-        if (CompatibilityMap(value, b.Scratch) is int mapped and > 0)
+        if (Fold(value, out char first, out string? text))
         {
-            for (int k = 0; k < mapped; k++)
+            if (text is null)
             {
-                b.Add(b.Scratch[k], start, end);
+                b.Add(first, start, end);
+                return;
+            }
+
+            foreach (char c in text)
+            {
+                b.Add(c, start, end);
             }
 
             return;
         }
 
-        string text = rune.ToString();
+        double digit = Rune.GetNumericValue(rune);
+        if (category == UnicodeCategory.OtherNumber && digit is >= 0d and <= 9d && digit == Math.Floor(digit))
+        {
+            // A digit without a compatibility form (dingbat ❶, double-circled ⓵): still the digit to a card detector.
+            b.Add((char)('0' + (int)digit), start, end);
+            return;
+        }
+
+        // Outside the table NFKC cannot make ASCII, which is all the detectors match; with ICU present this still folds
+        // the rest (halfwidth katakana) for regex detectors, under globalization-invariant mode it returns the text as is.
+        string original = rune.ToString();
         string normalized;
         try
         {
-            normalized = text.Normalize(NormalizationForm.FormKC);
+            normalized = original.Normalize(NormalizationForm.FormKC);
         }
         catch (ArgumentException)
         {
-            normalized = text;
+            normalized = original;
         }
         catch (PlatformNotSupportedException)
         {
-            normalized = text;
+            normalized = original;
         }
 
         foreach (char c in normalized)
@@ -265,66 +283,38 @@ public sealed class TextView
     }
 
     /// <summary>
-    /// The NFKC mappings that matter for detection, done by table because globalization-invariant mode (which Hush runs
-    /// in) leaves <see cref="string.Normalize(NormalizationForm)"/> without compatibility data: fullwidth ASCII, small
-    /// form punctuation (U+FE6B small '@'), mathematical alphanumerics (bold/italic letters), circled letters,
-    /// super- and subscript digits, Latin ligatures and the typographic spaces. Returns chars written, or 0.
+    /// The ASCII form of <paramref name="cp"/> from <see cref="CompatibilityTable"/> (NFKC by table, because
+    /// globalization-invariant mode, which Hush runs in, leaves <see cref="string.Normalize(NormalizationForm)"/> a
+    /// no-op): one char in <paramref name="single"/>, or several in <paramref name="text"/> (<c>⑽</c> is <c>(10)</c>).
     /// </summary>
-    private static int CompatibilityMap(int cp, Span<char> dest)
+    private static bool Fold(int cp, out char single, out string? text)
     {
-        switch (cp)
+        ReadOnlySpan<int> firsts = CompatibilityTable.Firsts;
+        int i = firsts.BinarySearch(cp);
+        if (i < 0)
         {
-            case >= 0xFF01 and <= 0xFF5E:
-                dest[0] = (char)(cp - 0xFEE0);
-                return 1;
-            case 0x00A0 or 0x3000 or (>= 0x2000 and <= 0x200A) or 0x202F or 0x205F:
-                dest[0] = ' ';
-                return 1;
-            case >= 0xFE50 and <= 0xFE6B:
-                char small = SmallForms[cp - 0xFE50];
-                dest[0] = small;
-                return small == '\0' ? 0 : 1;
-            case >= 0x1D400 and <= 0x1D6A3:
-                int idx = (cp - 0x1D400) % 52;
-                dest[0] = (char)(idx < 26 ? 'A' + idx : 'a' + idx - 26);
-                return 1;
-            case >= 0x24B6 and <= 0x24CF:
-                dest[0] = (char)('A' + cp - 0x24B6);
-                return 1;
-            case >= 0x24D0 and <= 0x24E9:
-                dest[0] = (char)('a' + cp - 0x24D0);
-                return 1;
-            case 0x00B9:
-                dest[0] = '1';
-                return 1;
-            case 0x00B2 or 0x00B3:
-                dest[0] = (char)('0' + cp - 0x00B0);
-                return 1;
-            case 0x2070 or (>= 0x2074 and <= 0x2079):
-                dest[0] = (char)('0' + cp - 0x2070);
-                return 1;
-            case >= 0x2080 and <= 0x2089:
-                dest[0] = (char)('0' + cp - 0x2080);
-                return 1;
-            case >= 0x2460 and <= 0x2468:
-                dest[0] = (char)('1' + cp - 0x2460);
-                return 1;
-            case >= 0xFB00 and <= 0xFB06:
-                string lig = Ligatures[cp - 0xFB00];
-                lig.CopyTo(dest);
-                return lig.Length;
-            case 0x2024:
-                dest[0] = '.';
-                return 1;
-            default:
-                return 0;
+            i = ~i - 1;
         }
+
+        single = '\0';
+        text = null;
+        if (i < 0 || cp > CompatibilityTable.Lasts[i])
+        {
+            return false;
+        }
+
+        string target = CompatibilityTable.Targets[i];
+        if (target.Length == 1)
+        {
+            single = (char)(target[0] + (cp - firsts[i]));
+        }
+        else
+        {
+            text = target;
+        }
+
+        return true;
     }
-
-    /// <summary>NFKC of U+FE50..U+FE6B (small form variants); '\0' where the target is not ASCII.</summary>
-    private const string SmallForms = ",\0.\0;:?!\0(){}\0\0#&*+-<>=\0\\$%@";
-
-    private static readonly string[] Ligatures = ["ff", "fi", "fl", "ffi", "ffl", "st", "st"];
 
     private struct Builder
     {
@@ -339,8 +329,6 @@ public sealed class TextView
             Ends = new int[cap];
             _count = 0;
         }
-
-        public char[] Scratch { get; } = new char[4];
 
         public int[] Starts { get; private set; }
 

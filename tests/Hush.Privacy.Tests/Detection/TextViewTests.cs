@@ -124,7 +124,18 @@ public sealed class TextViewTests
     [InlineData("\u00B9\u00B2\u00B3\u2074\u2089", "12349")]
     [InlineData("a\u2003b\u3000c\u00A0d", "a b c d")]
     [InlineData("\uFF4A\uFF4F\uFF48\uFF4E", "john")]
-    public void Create_CompatibilityForms_MappedLikeNfkc(string value, string expected)
+    [InlineData("\u249C\u247D", "(a)(10)")]                  // parenthesized letter and number
+    [InlineData("\u2460\u2473\u24EA\u2488", "12001.")]   // circled 1, 20, 0; digit full stop
+    [InlineData("\U0001D7CF\U0001D41A\U0001D6A3", "1az")]     // mathematical bold digit, bold a, monospace z
+    [InlineData("\u00B2\u2082\u212F\u210E", "22eh")]          // superscript, subscript, script e, planck h
+    [InlineData("\u0663\u0969\u0E53\uFF13", "3333")]          // Arabic-Indic, Devanagari, Thai, fullwidth
+    [InlineData("\u2778\u2782\u24F7", "333")]                 // dingbats and double-circled: digits NFKC leaves alone
+    [InlineData("\uFF20\uFE6B", "@@")]
+    [InlineData("\u2024\uFF0E\uFE52\u3002\uFF61", ".....")]
+    [InlineData("\u2010\u2011\u2012\u2013\u2014\uFE63\uFF0D\u2212", "--------")]
+    [InlineData("\u2236\uFF1A\uFE55", ":::")]
+    [InlineData("\u2044\u2215\uFF0F", "///")]
+    public void Create_CompatibilityAndLookAlikeChars_FoldToAscii(string value, string expected)
     {
         Assert.Equal(expected, TextView.Create(value).Normalized);
     }
