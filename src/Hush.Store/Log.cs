@@ -20,6 +20,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 6010, Level = LogLevel.Information, Message = "store: tenant {Tenant}: retention removed {Blocks} blocks ({Spans} spans), {Files} segment files")]
     internal static partial void RetentionRemoved(ILogger logger, string tenant, int blocks, long spans, int files);
 
+    [LoggerMessage(EventId = 6016, Level = LogLevel.Warning, Message = "store: tenant {Tenant}: deleted segment {Segment} that an earlier retention run removed but could not delete")]
+    internal static partial void RetentionLeftoverDeleted(ILogger logger, string tenant, ulong segment);
+
     [LoggerMessage(EventId = 6011, Level = LogLevel.Warning, Message = "store: tenant {Tenant}: erased {Spans} spans carrying a subject from {Blocks} blocks")]
     internal static partial void Erased(ILogger logger, string tenant, int blocks, long spans);
 

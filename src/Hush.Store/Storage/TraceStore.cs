@@ -300,7 +300,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
             var cutoff = _time.GetUtcNow() - _options.RetentionOf(tenant);
             lock (state.Lock)
             {
-                var live = _index.AllBlocks(tenant).Where(b => !b.Removed).GroupBy(b => b.Segment);
+                var rows = _index.AllBlocks(tenant);
+                files += DeleteLeftoverSegments(state, rows, cutoff);
+                var live = rows.Where(b => !b.Removed).GroupBy(b => b.Segment);
                 var removed = new List<BlockRow>();
                 var deleted = new List<ulong>();
                 foreach (var segment in live)
@@ -341,6 +343,39 @@ public sealed class TraceStore : ITraceReader, IDisposable
         }
 
         return new RemovalReport(blocks, spans, files);
+    }
+
+    /// <summary>
+    /// Deletes segment files whose blocks are all removed and past retention, but which are still on disk: a run that
+    /// committed its removal record and then crashed or failed to delete (the index no longer lists those blocks as
+    /// live, so no later run would pick them up otherwise). Their removal is already recorded and signed.
+    /// </summary>
+    private int DeleteLeftoverSegments(TenantState state, IReadOnlyList<BlockRow> rows, DateTimeOffset cutoff)
+    {
+        var deleted = 0;
+        foreach (var segment in rows.GroupBy(b => b.Segment))
+        {
+            if (segment.Key == state.Segment || segment.Any(b => !b.Removed || b.WrittenUnixMs >= cutoff.ToUnixTimeMilliseconds()))
+            {
+                continue;
+            }
+
+            var path = state.SegmentPath(segment.Key);
+            if (File.Exists(path))
+            {
+                state.TraceKeys.Forget(segment.Key);
+                File.Delete(path);
+                Log.RetentionLeftoverDeleted(_logger, state.Tenant, segment.Key);
+                deleted++;
+            }
+        }
+
+        if (deleted > 0)
+        {
+            DurableFile.FlushDirectory(state.Directory);
+        }
+
+        return deleted;
     }
 
     /// <summary>

@@ -287,4 +287,27 @@ public sealed class TraceStoreRemovalTests : IDisposable
             Assert.Null(await store.FindTraceAsync("acme", Spans.Trace(t), null, null, default));
         }
     }
+
+    [Fact]
+    public void EnforceRetention_SegmentLeftOnDiskByAnEarlierRun_IsDeletedByTheNext()
+    {
+        var options = new StoreOptions { Retention = TimeSpan.FromDays(1), SegmentMaxAge = TimeSpan.FromHours(1) };
+        using var store = TraceStore.Open(_dir.Path, _kek, options, _time);
+        store.Append("acme", Spans.Request("svc", Spans.Span(1, 1)));
+        _time.Advance(TimeSpan.FromHours(2));
+        store.Append("acme", Spans.Request("svc", Spans.Span(2, 2)));
+        var old = SegmentFiles.Paths(_dir.Path, "acme")[0];
+        var bytes = File.ReadAllBytes(old);
+        _time.Advance(TimeSpan.FromHours(23));
+        Assert.Equal(new RemovalReport(1, 1, 1), store.EnforceRetention());
+
+        // The removal was committed but the file survived (a crash, or a delete that failed): nothing is live in it.
+        File.WriteAllBytes(old, bytes);
+        Assert.Equal(new RemovalReport(0, 0, 1), store.EnforceRetention());
+
+        Assert.False(File.Exists(old));
+        Assert.Single(SegmentFiles.Paths(_dir.Path, "acme"));
+        Assert.Equal(new RemovalReport(0, 0, 0), store.EnforceRetention());
+        Assert.True(store.Verify("acme").IsIntact);
+    }
 }
