@@ -162,6 +162,7 @@ internal sealed class StoreIndex : IDisposable
             }
 
             index = new StoreIndex(connection, legacy);
+            index.RebuildStaleSegmentFilters();
         }
         catch
         {
@@ -171,6 +172,53 @@ internal sealed class StoreIndex : IDisposable
         }
 
         return index;
+    }
+
+    /// <summary>
+    /// Rebuilds, from its bucket rows, the token filter of every sealed segment whose filter is missing or of another
+    /// version. Such a filter reads as "maybe", which keeps lookups exact but reads a bucket row of that segment for
+    /// every token: at 10M spans (24 segments of version 1) a search asked ~3,000 rows per block it read and took
+    /// 7.5 s instead of ~0.4 s. A segment's keys are ~1,000 rows; the 24 of that store rebuild in about a second.
+    /// </summary>
+    /// <returns>How many filters were rebuilt.</returns>
+    internal int RebuildStaleSegmentFilters()
+    {
+        lock (_lock)
+        {
+            var stale = new List<(string Tenant, ulong Segment)>();
+            using (var select = _connection.CreateCommand())
+            {
+                select.CommandText = "SELECT tenant, segment, filter FROM sealed";
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (reader.IsDBNull(2) || (byte[])reader[2] is not [SegmentFilterVersion, _, _, ..])
+                    {
+                        stale.Add((reader.GetString(0), (ulong)reader.GetInt64(1)));
+                    }
+                }
+            }
+
+            foreach (var (tenant, segment) in stale)
+            {
+                var keys = new List<TraceKey>();
+                foreach (var (token, sequences) in SegmentKeys(tenant, segment))
+                {
+                    keys.AddRange(sequences.Select(s => new TraceKey(token, s)));
+                }
+
+                using var tx = _connection.BeginTransaction();
+                using var update = Command(tx, "UPDATE sealed SET filter = $f WHERE tenant = $t AND segment = $s");
+                update.Parameters.AddWithValue("$f", BuildFilter(keys));
+                update.Parameters.AddWithValue("$t", tenant);
+                update.Parameters.AddWithValue("$s", (long)segment);
+                update.ExecuteNonQuery();
+                tx.Commit();
+                _sealed.Remove(tenant);
+            }
+
+            return stale.Count;
+        }
     }
 
     /// <summary>Adds blocks with their trace tokens (a blob per block) and the tenant's new chain head, in one transaction.</summary>
