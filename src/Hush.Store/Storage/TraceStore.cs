@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
@@ -221,6 +222,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
         var end = ToNanos(scan.End);
         var rows = new WindowRows(_index, tenant, start ?? long.MinValue, end ?? long.MaxValue);
         var seen = new HashSet<TraceId>();
+        long looked = 0;
+        var maxTraces = scan.MaxTraces ?? long.MaxValue;
 
         // Newest first by latest span end: a trace may end later in another block than the one it is found in, so found
         // traces wait until no block still to read ends later (blocks come by their latest end, newest first).
@@ -241,27 +244,54 @@ public sealed class TraceStore : ITraceReader, IDisposable
             {
                 // The other blocks of this block's traces, in one index query for the whole block.
                 var others = OtherBlocksOfTraces(tenant, row, block, start, end, segmentKeys);
-                foreach (var span in Spans(block))
+                foreach (var (traceId, spans) in block.Traces)
                 {
-                    if (!seen.Add(span.TraceId))
+                    if (!seen.Add(traceId))
                     {
                         continue;
                     }
 
-                    var traceRows = others.TryGetValue(span.TraceId, out var more)
-                        ? [.. more.Append(row).OrderBy(r => r.Sequence)]
-                        : (IReadOnlyList<BlockRow>)[row];
-                    if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, key))) && Assemble(span.TraceId, traceRows, decoded.Read) is { } trace)
+                    if (++looked > maxTraces)
                     {
-                        ready.Enqueue(trace, LatestEnd(trace));
+                        break;
+                    }
+
+                    if (!others.TryGetValue(traceId, out var more))
+                    {
+                        // Most traces live in one block: the filter looks at their spans before anything is assembled.
+                        Count(scan.Progress, spans.Count);
+                        if ((scan.Hints.Count == 0 || scan.Hints.All(h => TermFilter.MightContain(row.Bloom, h, key))) && AnySpan(spans, scan.SpanFilter))
+                        {
+                            var single = Build([spans]);
+                            ready.Enqueue(single, LatestEnd(single));
+                        }
+
+                        continue;
+                    }
+
+                    IReadOnlyList<BlockRow> traceRows = [.. more.Append(row).OrderBy(r => r.Sequence)];
+                    if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, key))) && Assemble(traceId, traceRows, decoded.Read) is { } trace)
+                    {
+                        var all = trace.CountSpans();
+                        Count(scan.Progress, all);
+                        if (scan.SpanFilter is not { } filter || AnySpan(trace, filter))
+                        {
+                            ready.Enqueue(trace, LatestEnd(trace));
+                        }
                     }
                 }
             }
 
-            var next = rows.TryGet(i + 1, out var following) ? following.MaxEndNanos : long.MinValue;
+            // Past the bound every trace found so far is final: no later block is read.
+            var next = looked <= maxTraces && rows.TryGet(i + 1, out var following) ? following.MaxEndNanos : long.MinValue;
             while (ready.TryPeek(out _, out var latest) && latest >= next)
             {
                 yield return ready.Dequeue();
+            }
+
+            if (looked > maxTraces)
+            {
+                yield break;
             }
         }
     }
@@ -814,7 +844,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
     private TraceRequest? FindTrace(string tenant, TraceId traceId, long? start, long? end)
     {
         // Only this trace's spans are decoded from each block: ~7 of ~1,000, the bulk of a lookup's cost otherwise.
-        return Assemble(traceId, BlocksOfTrace(tenant, traceId, start, end), row => ReadBlock(row, traceId));
+        return Assemble(traceId, BlocksOfTrace(tenant, traceId, start, end), row => ReadBlock(row, traceId) is { } block ? new DecodedBlock(block) : null);
     }
 
     /// <summary>The live blocks holding spans of <paramref name="traceId"/>: sealed segments from the index, the open one from memory.</summary>
@@ -830,16 +860,13 @@ public sealed class TraceStore : ITraceReader, IDisposable
     /// overlapping the window. The sealed segments are asked for all of its trace tokens with one statement; most
     /// traces live in one block, so this is usually empty.
     /// </summary>
-    private Dictionary<TraceId, List<BlockRow>> OtherBlocksOfTraces(string tenant, BlockRow row, TraceRequest block, long? start, long? end, Dictionary<ulong, Dictionary<UInt128, List<ulong>>> segmentKeys)
+    private Dictionary<TraceId, List<BlockRow>> OtherBlocksOfTraces(string tenant, BlockRow row, DecodedBlock block, long? start, long? end, Dictionary<ulong, Dictionary<UInt128, List<ulong>>> segmentKeys)
     {
         var state = State(tenant);
-        var tokens = new Dictionary<TraceId, byte[]>();
-        foreach (var span in Spans(block))
+        var tokens = new Dictionary<TraceId, byte[]>(block.Traces.Count);
+        foreach (var traceId in block.Traces.Keys)
         {
-            if (!tokens.ContainsKey(span.TraceId))
-            {
-                tokens[span.TraceId] = state.IndexKey.TraceToken(span.TraceId);
-            }
+            tokens[traceId] = state.IndexKey.TraceToken(traceId);
         }
 
         var sealedSequences = _index.SealedSequences(tenant, tokens.Values, row.Segment, segmentKeys);
@@ -883,79 +910,148 @@ public sealed class TraceStore : ITraceReader, IDisposable
     }
 
     /// <summary>The spans of <paramref name="traceId"/> in <paramref name="rows"/> (blocks read by <paramref name="read"/>), each once; null when there is none.</summary>
-    private static TraceRequest? Assemble(TraceId traceId, IReadOnlyList<BlockRow> rows, Func<BlockRow, TraceRequest?> read)
+    private static TraceRequest? Assemble(TraceId traceId, IReadOnlyList<BlockRow> rows, Func<BlockRow, DecodedBlock?> read)
+    {
+        var parts = new List<List<SpanAt>>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (read(row) is { } block && block.Traces.TryGetValue(traceId, out var spans))
+            {
+                parts.Add(spans);
+            }
+        }
+
+        return parts.Count == 0 ? null : Build(parts);
+    }
+
+    /// <summary>
+    /// A trace from its spans in each of its blocks (stored order), each span once, grouped as stored: a resource and
+    /// scope of each block once, sharing the block's resource and scope objects.
+    /// </summary>
+    private static TraceRequest Build(IEnumerable<List<SpanAt>> parts)
     {
         var result = new TraceRequest();
         var seen = new HashSet<SpanId>();
-        foreach (var row in rows)
+        foreach (var part in parts)
         {
-            if (read(row) is not { } block)
+            ResourceSpans? resource = null;
+            ScopeSpans? scope = null;
+            ResourceSpans? keptResource = null;
+            ScopeSpans? keptScope = null;
+            foreach (var at in part)
             {
-                continue;
-            }
-
-            foreach (var rs in block.ResourceSpans)
-            {
-                ResourceSpans? keptResource = null;
-                foreach (var ss in rs.ScopeSpans)
+                if (!seen.Add(at.Span.SpanId))
                 {
-                    ScopeSpans? keptScope = null;
-                    foreach (var span in ss.Spans)
-                    {
-                        if (span.TraceId != traceId || !seen.Add(span.SpanId))
-                        {
-                            continue;
-                        }
-
-                        if (keptScope is null)
-                        {
-                            keptResource ??= new ResourceSpans { Resource = rs.Resource, SchemaUrl = rs.SchemaUrl };
-                            keptScope = new ScopeSpans { Scope = ss.Scope, SchemaUrl = ss.SchemaUrl };
-                            keptResource.ScopeSpans.Add(keptScope);
-                        }
-
-                        keptScope.Spans.Add(span);
-                    }
+                    continue;
                 }
 
-                if (keptResource is not null)
+                if (!ReferenceEquals(at.Resource, resource))
                 {
+                    resource = at.Resource;
+                    scope = null;
+                    keptResource = new ResourceSpans { Resource = resource.Resource, SchemaUrl = resource.SchemaUrl };
                     result.ResourceSpans.Add(keptResource);
+                }
+
+                if (!ReferenceEquals(at.Scope, scope))
+                {
+                    scope = at.Scope;
+                    keptScope = new ScopeSpans { Scope = scope.Scope, SchemaUrl = scope.SchemaUrl };
+                    keptResource!.ScopeSpans.Add(keptScope);
+                }
+
+                keptScope!.Spans.Add(at.Span);
+            }
+        }
+
+        return result;
+    }
+
+    private static bool AnySpan(List<SpanAt> spans, Func<ResourceSpans, Span, bool>? filter)
+    {
+        if (filter is null)
+        {
+            return true;
+        }
+
+        foreach (var at in spans)
+        {
+            if (filter(at.Resource, at.Span))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool AnySpan(TraceRequest trace, Func<ResourceSpans, Span, bool> filter)
+    {
+        foreach (var rs in trace.ResourceSpans)
+        {
+            foreach (var ss in rs.ScopeSpans)
+            {
+                foreach (var span in ss.Spans)
+                {
+                    if (filter(rs, span))
+                    {
+                        return true;
+                    }
                 }
             }
         }
 
-        return result.ResourceSpans.Count == 0 ? null : result;
+        return false;
+    }
+
+    private static void Count(ScanProgress? progress, int spans)
+    {
+        if (progress is not null)
+        {
+            progress.Traces++;
+            progress.Spans += spans;
+        }
     }
 
     /// <summary>The block of <paramref name="row"/>, decrypted; only the spans of <paramref name="only"/> when that is not empty.</summary>
     private TraceRequest? ReadBlock(BlockRow row, TraceId only = default)
     {
         var path = Path.Combine(_root, DirectoryOf(row.Tenant), SegmentName(row.Segment));
-        var bytes = new byte[row.Length];
+
+        // Pooled: a block is ~145 KB, above the large-object threshold, and a fresh one per read (hundreds a second under
+        // trace-by-id load, ~35 per search) made the GC collect generation 2 over and over. Ciphertext: not cleared.
+        var rented = ArrayPool<byte>.Shared.Rent(row.Length);
         try
         {
-            using var handle = File.OpenHandle(path);
-            if (RandomAccess.Read(handle, bytes, row.Offset) != bytes.Length)
+            var bytes = rented.AsSpan(0, row.Length);
+            try
             {
-                Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, "Truncated");
+                using var handle = File.OpenHandle(path);
+                if (RandomAccess.Read(handle, bytes, row.Offset) != bytes.Length)
+                {
+                    Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, "Truncated");
+                    return null;
+                }
+            }
+            catch (IOException ex)
+            {
+                Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, ex.GetType().Name);
                 return null;
             }
-        }
-        catch (IOException ex)
-        {
-            Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, ex.GetType().Name);
-            return null;
-        }
 
-        var position = new BlockPosition(row.Tenant, row.Segment, row.Sequence);
-        if (!(only.IsEmpty ? BlockCodec.TryDecode(bytes, Keys, position, out var traces, out var error) : BlockCodec.TryDecodeTrace(bytes, Keys, position, only, out traces, out error)))
-        {
-            Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, error.ToString());
-            return null;
-        }
+            var position = new BlockPosition(row.Tenant, row.Segment, row.Sequence);
+            if (!(only.IsEmpty ? BlockCodec.TryDecode(bytes, Keys, position, out var traces, out var error) : BlockCodec.TryDecodeTrace(bytes, Keys, position, only, out traces, out error)))
+            {
+                Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, error.ToString());
+                return null;
+            }
 
-        return traces;
+            return traces;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     /// <summary>Removes every span carrying <paramref name="needle"/>; returns how many.</summary>
@@ -1115,30 +1211,65 @@ public sealed class TraceStore : ITraceReader, IDisposable
     internal static string SegmentName(ulong segment) => segment.ToString("x16", CultureInfo.InvariantCulture) + ".seg";
 
     /// <summary>
-    /// The blocks one scan has decoded, so a block holding many traces is decrypted once. Bounded: when full it starts
-    /// over (a scan reads blocks newest first, so what it needs next is mostly what it read last). Read-only use: the
-    /// traces assembled from it share the blocks' resource and scope objects.
+    /// The blocks one scan has decoded, so a block holding many traces is decrypted once. Bounded: when full the block
+    /// read longest ago goes (a scan reads blocks newest first, and a trace's other blocks are mostly its neighbours, so
+    /// what it needs next is what it read last; fewer decoded blocks kept alive is less for the GC to copy). Read-only
+    /// use: the traces assembled from it share the blocks' resource and scope objects.
     /// </summary>
     private sealed class BlockCache(TraceStore store)
     {
-        private const int Capacity = 32;
+        private const int Capacity = 16;
 
-        private readonly Dictionary<long, TraceRequest?> _blocks = [];
+        private readonly Dictionary<long, DecodedBlock?> _blocks = [];
+        private readonly Queue<long> _order = new();
 
-        public TraceRequest? Read(BlockRow row)
+        public DecodedBlock? Read(BlockRow row)
         {
             if (_blocks.TryGetValue(row.Id, out var block))
             {
                 return block;
             }
 
-            if (_blocks.Count >= Capacity)
+            if (_order.Count >= Capacity)
             {
-                _blocks.Clear();
+                _blocks.Remove(_order.Dequeue());
             }
 
-            return _blocks[row.Id] = store.ReadBlock(row);
+            _order.Enqueue(row.Id);
+            return _blocks[row.Id] = store.ReadBlock(row) is { } decoded ? new DecodedBlock(decoded) : null;
         }
+    }
+
+    /// <summary>One span of a decoded block with the resource and scope it is stored under.</summary>
+    private readonly record struct SpanAt(ResourceSpans Resource, ScopeSpans Scope, Span Span);
+
+    /// <summary>
+    /// A decoded block with its spans grouped by trace, in stored order: a block of ~130 traces and ~900 spans is walked
+    /// once, where assembling each trace from the whole block walked it ~130 times.
+    /// </summary>
+    private sealed class DecodedBlock
+    {
+        public DecodedBlock(TraceRequest request)
+        {
+            foreach (var rs in request.ResourceSpans)
+            {
+                foreach (var ss in rs.ScopeSpans)
+                {
+                    foreach (var span in ss.Spans)
+                    {
+                        if (!Traces.TryGetValue(span.TraceId, out var spans))
+                        {
+                            Traces[span.TraceId] = spans = [];
+                        }
+
+                        spans.Add(new SpanAt(rs, ss, span));
+                    }
+                }
+            }
+        }
+
+        /// <summary>The block's traces in the order their first span is stored (a dictionary only added to keeps it).</summary>
+        public Dictionary<TraceId, List<SpanAt>> Traces { get; } = [];
     }
 
     /// <summary>The blocks of a scan's window, newest first, read from the index a page at a time (pages grow to 1,024).</summary>

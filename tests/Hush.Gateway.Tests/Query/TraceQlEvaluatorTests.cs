@@ -50,6 +50,36 @@ public sealed class TraceQlEvaluatorTests
         Assert.Equal(spans, TraceQlQuery.Parse(query).Match(Ok).Count);
     }
 
+    [Theory]
+    [InlineData("{ name = \"SELECT\" }")]
+    [InlineData("{ status = error }")]
+    [InlineData("{ duration > 50ms }")]
+    [InlineData("{ span.db.system = nil }")]
+    [InlineData("{ .service.name = \"checkout\" }")]
+    [InlineData("{ resource.service.name = \"billing\" && status = error && duration > 1ms }")]
+    [InlineData("{ (name = \"SELECT\" || kind = server) && duration < 50ms }")]
+    [InlineData("{ statusMessage = \"deadlock\" || span.missing != nil }")]
+    public void SpanFilter_SpanLevelQuery_HoldsOnSomeSpanExactlyWhenTheTraceMatches(string text)
+    {
+        var query = TraceQlQuery.Parse(text);
+
+        Assert.NotNull(query.SpanFilter);
+        foreach (var view in new[] { Ok, Failed })
+        {
+            Assert.Equal(query.Match(view).Count > 0, view.Spans.Any(s => query.SpanFilter(s.Resource, s.Span)));
+        }
+    }
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{ traceDuration > 50ms }")]
+    [InlineData("{ rootName = \"GET /checkout\" && status = error }")]
+    [InlineData("{ name = \"SELECT\" || rootServiceName = \"checkout\" }")]
+    public void SpanFilter_EmptyOrTraceLevelQuery_IsNone(string text)
+    {
+        Assert.Null(TraceQlQuery.Parse(text).SpanFilter);
+    }
+
     [Fact]
     public void Match_ErrorStatusAndMessage()
     {

@@ -41,6 +41,40 @@ public sealed class TraceStoreScanTests : IDisposable
     }
 
     [Fact]
+    public async Task Scan_SpanFilter_SkipsTracesWithoutAMatchingSpanAndKeepsOnesMatchingInAnotherBlock()
+    {
+        using var store = TraceStore.Open(_dir.Path, _kek);
+
+        // Trace 1's slow span is in the second block, its newest span in the first; traces 2 and 3 live in one block each.
+        store.Append("acme", Spans.Request("svc", Spans.Span(1, 1, startSeconds: 10, durationNanos: 5 * Spans.Second), Spans.Span(2, 2, startSeconds: 30), Spans.Span(3, 3, startSeconds: 20, durationNanos: 2 * Spans.Second)));
+        store.Append("acme", Spans.Request("svc", Spans.Span(1, 4, startSeconds: 50), Spans.Span(4, 5, startSeconds: 40)));
+        var progress = new ScanProgress();
+
+        var traces = await Spans.CollectAsync(store.ScanAsync("acme", new TraceScan { SpanFilter = (_, span) => span.EndTimeUnixNano - span.StartTimeUnixNano >= Spans.Second, Progress = progress }, default));
+
+        Assert.Equal([Spans.Trace(1), Spans.Trace(3)], traces.Select(Spans.TraceIdOf));
+        Assert.Equal(2, Spans.All(traces[0]).Count());
+        Assert.Equal(4, progress.Traces);
+        Assert.Equal(5, progress.Spans);
+    }
+
+    [Fact]
+    public async Task Scan_MaxTraces_StopsAfterLookingAtThatManyAndYieldsWhatItFound()
+    {
+        using var store = TraceStore.Open(_dir.Path, _kek);
+        for (var t = 1; t <= 6; t++)
+        {
+            store.Append("acme", Spans.Request("svc", Spans.Span(t, t, startSeconds: (ulong)(10 * t))));
+        }
+
+        var progress = new ScanProgress();
+        var traces = await Spans.CollectAsync(store.ScanAsync("acme", new TraceScan { MaxTraces = 4, Progress = progress, SpanFilter = (_, span) => span.SpanId != Spans.Id(5) }, default));
+
+        Assert.Equal([Spans.Trace(6), Spans.Trace(4), Spans.Trace(3)], traces.Select(Spans.TraceIdOf));
+        Assert.Equal(4, progress.Traces);
+    }
+
+    [Fact]
     public async Task Scan_Hints_NarrowToTracesThatMayMatch()
     {
         using var store = TraceStore.Open(_dir.Path, _kek);
