@@ -348,7 +348,7 @@ internal sealed partial class QueryApi : IDisposable
 
         try
         {
-            Audit.Append(entry);
+            await Audit.AppendAsync(entry);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
