@@ -513,6 +513,7 @@ internal sealed partial class QueryApi : IDisposable
             End = end,
             Hints = query?.Hints ?? legacy!.Hints,
             SpanFilter = query?.SpanFilter,
+            IntrinsicFilter = query?.IntrinsicFilter,
             MaxTraces = limits.MaxInspectedTraces,
             Progress = progress,
         };

@@ -41,6 +41,13 @@ public sealed record TraceScan
     public Func<ResourceSpans, Span, bool>? SpanFilter { get; init; }
 
     /// <summary>
+    /// When set with <see cref="SpanFilter"/>: false only when no span with these intrinsics can satisfy the span filter,
+    /// whatever its name, attributes and resource. The reader may then skip decoding those spans: a trace none of whose
+    /// spans passes is not decoded at all. Like the span filter, it only narrows.
+    /// </summary>
+    public Func<SpanIntrinsics, bool>? IntrinsicFilter { get; init; }
+
+    /// <summary>
     /// When set, the reader stops after looking at this many candidate traces (returned or skipped): the caller's bound
     /// on the work of one scan, which a <see cref="SpanFilter"/> would otherwise hide from it.
     /// </summary>

@@ -217,79 +217,21 @@ public sealed class TraceStore : ITraceReader, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(tenant);
         ArgumentNullException.ThrowIfNull(scan);
         await Task.Yield();
-        var key = IndexKeyOf(tenant);
-        var start = ToNanos(scan.Start);
-        var end = ToNanos(scan.End);
-        var rows = new WindowRows(_index, tenant, start ?? long.MinValue, end ?? long.MaxValue);
-        var seen = new HashSet<TraceId>();
-        long looked = 0;
-        var maxTraces = scan.MaxTraces ?? long.MaxValue;
-
-        // Newest first by latest span end: a trace may end later in another block than the one it is found in, so found
-        // traces wait until no block still to read ends later (blocks come by their latest end, newest first).
-        var ready = new PriorityQueue<TraceRequest, long>(Comparer<long>.Create((a, b) => b.CompareTo(a)));
-
-        // Every trace of a block is assembled from that block and its neighbours: decode each once, not once per trace.
-        var decoded = new BlockCache(this);
-
-        // The sealed keys of the segment being read, whole: blocks come newest first, so mostly one segment at a time.
-        var segmentKeys = new Dictionary<ulong, Dictionary<UInt128, List<ulong>>>();
+        var state = new ScanState(this, tenant, scan);
+        var rows = new WindowRows(_index, tenant, state.Start ?? long.MinValue, state.End ?? long.MaxValue);
         for (var i = 0; rows.TryGet(i, out var row); i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-
-            // The hints of a trace may hold in different blocks of it: a block is read when it may hold any hint, and a
-            // trace found there is kept when every hint may hold in one of its blocks.
-            if ((scan.Hints.Count == 0 || scan.Hints.Any(h => TermFilter.MightContain(row.Bloom, h, key))) && decoded.Read(row) is { } block)
-            {
-                // The other blocks of this block's traces, in one index query for the whole block.
-                var others = OtherBlocksOfTraces(tenant, row, block, start, end, segmentKeys);
-                foreach (var (traceId, spans) in block.Traces)
-                {
-                    if (!seen.Add(traceId))
-                    {
-                        continue;
-                    }
-
-                    if (++looked > maxTraces)
-                    {
-                        break;
-                    }
-
-                    if (!others.TryGetValue(traceId, out var more))
-                    {
-                        // Most traces live in one block: the filter looks at their spans before anything is assembled.
-                        Count(scan.Progress, spans.Count);
-                        if ((scan.Hints.Count == 0 || scan.Hints.All(h => TermFilter.MightContain(row.Bloom, h, key))) && AnySpan(spans, scan.SpanFilter))
-                        {
-                            var single = Build([spans]);
-                            ready.Enqueue(single, LatestEnd(single));
-                        }
-
-                        continue;
-                    }
-
-                    IReadOnlyList<BlockRow> traceRows = [.. more.Append(row).OrderBy(r => r.Sequence)];
-                    if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, key))) && Assemble(traceId, traceRows, decoded.Read) is { } trace)
-                    {
-                        var all = trace.CountSpans();
-                        Count(scan.Progress, all);
-                        if (scan.SpanFilter is not { } filter || AnySpan(trace, filter))
-                        {
-                            ready.Enqueue(trace, LatestEnd(trace));
-                        }
-                    }
-                }
-            }
+            state.Read(row);
 
             // Past the bound every trace found so far is final: no later block is read.
-            var next = looked <= maxTraces && rows.TryGet(i + 1, out var following) ? following.MaxEndNanos : long.MinValue;
-            while (ready.TryPeek(out _, out var latest) && latest >= next)
+            var next = !state.Exhausted && rows.TryGet(i + 1, out var following) ? following.MaxEndNanos : long.MinValue;
+            while (state.Ready.TryPeek(out _, out var latest) && latest >= next)
             {
-                yield return ready.Dequeue();
+                yield return state.Ready.Dequeue();
             }
 
-            if (looked > maxTraces)
+            if (state.Exhausted)
             {
                 yield break;
             }
@@ -856,20 +798,20 @@ public sealed class TraceStore : ITraceReader, IDisposable
     }
 
     /// <summary>
-    /// For the traces of <paramref name="block"/> (decoded from <paramref name="row"/>): their other live blocks
+    /// For <paramref name="traceIds"/> (the traces of the block of <paramref name="row"/>): their other live blocks
     /// overlapping the window. The sealed segments are asked for all of its trace tokens with one statement; most
     /// traces live in one block, so this is usually empty.
     /// </summary>
-    private Dictionary<TraceId, List<BlockRow>> OtherBlocksOfTraces(string tenant, BlockRow row, DecodedBlock block, long? start, long? end, Dictionary<ulong, Dictionary<UInt128, List<ulong>>> segmentKeys)
+    private Dictionary<TraceId, List<BlockRow>> OtherBlocksOfTraces(string tenant, BlockRow row, ICollection<TraceId> traceIds, long? start, long? end)
     {
         var state = State(tenant);
-        var tokens = new Dictionary<TraceId, byte[]>(block.Traces.Count);
-        foreach (var traceId in block.Traces.Keys)
+        var tokens = new Dictionary<TraceId, byte[]>(traceIds.Count);
+        foreach (var traceId in traceIds)
         {
             tokens[traceId] = state.IndexKey.TraceToken(traceId);
         }
 
-        var sealedSequences = _index.SealedSequences(tenant, tokens.Values, row.Segment, segmentKeys);
+        var sealedSequences = _index.SealedSequences(tenant, tokens.Values, row.Segment);
         var wanted = new Dictionary<TraceId, List<ulong>>();
         foreach (var (traceId, token) in tokens)
         {
@@ -1016,6 +958,24 @@ public sealed class TraceStore : ITraceReader, IDisposable
     /// <summary>The block of <paramref name="row"/>, decrypted; only the spans of <paramref name="only"/> when that is not empty.</summary>
     private TraceRequest? ReadBlock(BlockRow row, TraceId only = default)
     {
+        using var plaintext = OpenBlock(row);
+        if (plaintext is null)
+        {
+            return null;
+        }
+
+        if (!BlockCodec.TryDecode(plaintext.Otlp, out var traces, out var error, only))
+        {
+            Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, error.ToString());
+            return null;
+        }
+
+        return traces;
+    }
+
+    /// <summary>The OTLP bytes of the block of <paramref name="row"/>, decrypted into pooled memory; null (logged) when it cannot be read.</summary>
+    private BlockPlaintext? OpenBlock(BlockRow row)
+    {
         var path = Path.Combine(_root, DirectoryOf(row.Tenant), SegmentName(row.Segment));
 
         // Pooled: a block is ~145 KB, above the large-object threshold, and a fresh one per read (hundreds a second under
@@ -1039,14 +999,13 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 return null;
             }
 
-            var position = new BlockPosition(row.Tenant, row.Segment, row.Sequence);
-            if (!(only.IsEmpty ? BlockCodec.TryDecode(bytes, Keys, position, out var traces, out var error) : BlockCodec.TryDecodeTrace(bytes, Keys, position, only, out traces, out error)))
+            if (!BlockCodec.TryOpen(bytes, Keys, new BlockPosition(row.Tenant, row.Segment, row.Sequence), out var plaintext, out var error))
             {
                 Log.BlockUnreadable(_logger, row.Tenant, row.Sequence, error.ToString());
                 return null;
             }
 
-            return traces;
+            return plaintext;
         }
         finally
         {
@@ -1211,6 +1170,151 @@ public sealed class TraceStore : ITraceReader, IDisposable
     internal static string SegmentName(ulong segment) => segment.ToString("x16", CultureInfo.InvariantCulture) + ".seg";
 
     /// <summary>
+    /// One scan's progress through its window's blocks: the traces found and waiting to be returned in order, those
+    /// already seen, the blocks decoded, the bound on traces looked at.
+    /// </summary>
+    private sealed class ScanState(TraceStore store, string tenant, TraceScan scan)
+    {
+        private readonly IndexKey _key = store.IndexKeyOf(tenant);
+        private readonly HashSet<TraceId> _seen = [];
+        private readonly long _maxTraces = scan.MaxTraces ?? long.MaxValue;
+
+        // Every trace of a block is assembled from that block and its neighbours: decode each once, not once per trace.
+        private readonly BlockCache _decoded = new(store);
+
+        private long _looked;
+
+        public long? Start { get; } = ToNanos(scan.Start);
+
+        public long? End { get; } = ToNanos(scan.End);
+
+        /// <summary>
+        /// Newest first by latest span end: a trace may end later in another block than the one it is found in, so found
+        /// traces wait until no block still to read ends later (blocks come by their latest end, newest first).
+        /// </summary>
+        public PriorityQueue<TraceRequest, long> Ready { get; } = new(Comparer<long>.Create((a, b) => b.CompareTo(a)));
+
+        /// <summary>True once the scan looked at as many traces as it may.</summary>
+        public bool Exhausted => _looked > _maxTraces;
+
+        /// <summary>Finds the traces of one block of the window, adding those that may match to <see cref="Ready"/>.</summary>
+        public void Read(BlockRow row)
+        {
+            // The hints of a trace may hold in different blocks of it: a block is read when it may hold any hint, and a
+            // trace found there is kept when every hint may hold in one of its blocks.
+            if (scan.Hints.Count > 0 && !scan.Hints.Any(h => TermFilter.MightContain(row.Bloom, h, _key)))
+            {
+                return;
+            }
+
+            if (scan.IntrinsicFilter is not null && scan.SpanFilter is not null && !_decoded.Holds(row) && TryReadByIntrinsics(row))
+            {
+                return;
+            }
+
+            if (_decoded.Read(row) is not { } block)
+            {
+                return;
+            }
+
+            // The other blocks of this block's traces, in one index query for the whole block.
+            var others = store.OtherBlocksOfTraces(tenant, row, block.Traces.Keys, Start, End);
+            foreach (var (traceId, spans) in block.Traces)
+            {
+                if (!Look(traceId))
+                {
+                    continue;
+                }
+
+                if (others.TryGetValue(traceId, out var more))
+                {
+                    ReadSpread(row, traceId, more);
+                    continue;
+                }
+
+                // Most traces live in one block: the filter looks at their spans before anything is assembled.
+                Count(scan.Progress, spans.Count);
+                if (AllHints(row) && AnySpan(spans, scan.SpanFilter))
+                {
+                    Add(Build([spans]));
+                }
+            }
+        }
+
+        /// <summary>
+        /// The block read without decoding what cannot match: each span's intrinsics first, then only the traces with a
+        /// span that may pass. False when its bytes do not walk (the caller decodes it whole, and reports it).
+        /// </summary>
+        private bool TryReadByIntrinsics(BlockRow row)
+        {
+            using var plaintext = store.OpenBlock(row);
+            if (plaintext is null)
+            {
+                return true;
+            }
+
+            var spans = new List<(TraceId Trace, SpanIntrinsics Span)>();
+            if (!SpanIntrinsicsReader.TryRead(plaintext.Otlp, spans))
+            {
+                return false;
+            }
+
+            // Per trace, in stored order: its span count, and whether one of its spans may pass.
+            var traces = new Dictionary<TraceId, (int Spans, bool Maybe)>();
+            foreach (var (traceId, span) in spans)
+            {
+                var (count, maybe) = traces.GetValueOrDefault(traceId);
+                traces[traceId] = (count + 1, maybe || scan.IntrinsicFilter!(span));
+            }
+
+            var others = store.OtherBlocksOfTraces(tenant, row, traces.Keys, Start, End);
+            foreach (var (traceId, (count, maybe)) in traces)
+            {
+                if (!Look(traceId))
+                {
+                    continue;
+                }
+
+                if (others.TryGetValue(traceId, out var more))
+                {
+                    ReadSpread(row, traceId, more);
+                    continue;
+                }
+
+                Count(scan.Progress, count);
+                if (maybe && AllHints(row) && BlockCodec.TryDecode(plaintext.Otlp, out var only, out _, traceId)
+                    && new DecodedBlock(only).Traces.TryGetValue(traceId, out var decoded) && AnySpan(decoded, scan.SpanFilter))
+                {
+                    Add(Build([decoded]));
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>A trace with spans in other blocks too: assembled whole, then tested.</summary>
+        private void ReadSpread(BlockRow row, TraceId traceId, List<BlockRow> more)
+        {
+            IReadOnlyList<BlockRow> traceRows = [.. more.Append(row).OrderBy(r => r.Sequence)];
+            if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, _key))) && Assemble(traceId, traceRows, _decoded.Read) is { } trace)
+            {
+                Count(scan.Progress, trace.CountSpans());
+                if (scan.SpanFilter is not { } filter || AnySpan(trace, filter))
+                {
+                    Add(trace);
+                }
+            }
+        }
+
+        /// <summary>True for a trace not seen before, within the bound.</summary>
+        private bool Look(TraceId traceId) => _seen.Add(traceId) && ++_looked <= _maxTraces;
+
+        private bool AllHints(BlockRow row) => scan.Hints.Count == 0 || scan.Hints.All(h => TermFilter.MightContain(row.Bloom, h, _key));
+
+        private void Add(TraceRequest trace) => Ready.Enqueue(trace, LatestEnd(trace));
+    }
+
+    /// <summary>
     /// The blocks one scan has decoded, so a block holding many traces is decrypted once. Bounded: when full the block
     /// read longest ago goes (a scan reads blocks newest first, and a trace's other blocks are mostly its neighbours, so
     /// what it needs next is what it read last; fewer decoded blocks kept alive is less for the GC to copy). Read-only
@@ -1222,6 +1326,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
         private readonly Dictionary<long, DecodedBlock?> _blocks = [];
         private readonly Queue<long> _order = new();
+
+        public bool Holds(BlockRow row) => _blocks.ContainsKey(row.Id);
 
         public DecodedBlock? Read(BlockRow row)
         {

@@ -67,8 +67,37 @@ public sealed class TraceQlEvaluatorTests
         foreach (var view in new[] { Ok, Failed })
         {
             Assert.Equal(query.Match(view).Count > 0, view.Spans.Any(s => query.SpanFilter(s.Resource, s.Span)));
+
+            // The intrinsic filter may say yes to a span that does not match, never no to one that does.
+            foreach (var span in view.Spans.Where(s => query.SpanFilter(s.Resource, s.Span)))
+            {
+                Assert.True(query.IntrinsicFilter?.Invoke(Intrinsics(span)) ?? true);
+            }
         }
     }
+
+    [Theory]
+    [InlineData("{ status = error }", 2)]
+    [InlineData("{ duration > 50ms && name = \"SELECT\" }", 1)]
+    [InlineData("{ kind = server || span.db.system = \"postgresql\" }", 0)]
+    [InlineData("{ (status = error || kind = client) && duration >= 20ms }", 1)]
+    [InlineData("{ span.db.system = nil && status != error }", 0)]
+    public void IntrinsicFilter_OnTheSpansOfAKnownTrace_RulesOutOnlyThoseItsIntrinsicsDecide(string text, int ruledOut)
+    {
+        var query = TraceQlQuery.Parse(text);
+
+        Assert.Equal(ruledOut, Ok.Spans.Count(s => !query.IntrinsicFilter!(Intrinsics(s))));
+    }
+
+    [Fact]
+    public void IntrinsicFilter_NoIntrinsicCompared_IsNone()
+    {
+        Assert.Null(TraceQlQuery.Parse("{ resource.service.name = \"checkout\" && name = \"SELECT\" }").IntrinsicFilter);
+        Assert.Null(TraceQlQuery.Parse("{ status = error && traceDuration > 1ms }").IntrinsicFilter);
+    }
+
+    private static Hush.Store.Reading.SpanIntrinsics Intrinsics(SpanRef span)
+        => new(span.Span.StartTimeUnixNano, span.Span.EndTimeUnixNano, span.Span.Kind, span.Span.Status.Code);
 
     [Theory]
     [InlineData("{}")]

@@ -30,6 +30,10 @@ internal sealed class TraceQlQuery
         if (filter is not null && fields.All(f => f.Kind is not (TqlFieldKind.TraceDuration or TqlFieldKind.RootName or TqlFieldKind.RootServiceName)))
         {
             SpanFilter = (resource, span) => Evaluate(filter, null, new SpanRef(resource, span));
+            if (fields.Any(f => f.Kind is TqlFieldKind.Status or TqlFieldKind.Kind or TqlFieldKind.Duration))
+            {
+                IntrinsicFilter = span => MayHold(filter, span) != false;
+            }
         }
     }
 
@@ -48,6 +52,12 @@ internal sealed class TraceQlQuery
     /// intrinsic (traceDuration, rootName, rootServiceName), which no single span decides.
     /// </summary>
     public Func<ResourceSpans, Span, bool>? SpanFilter { get; }
+
+    /// <summary>
+    /// With <see cref="SpanFilter"/>, when the query compares status, kind or duration: false only for a span whose
+    /// intrinsics alone make the filter false, so the store need not decode it (<see cref="TraceScan.IntrinsicFilter"/>).
+    /// </summary>
+    public Func<SpanIntrinsics, bool>? IntrinsicFilter { get; }
 
     /// <summary>True when the query reads only intrinsics and <c>service.name</c>: what a viewer may filter on.</summary>
     public bool IsServiceLevel => Fields.All(f => f.Kind != TqlFieldKind.Attribute || f.IsServiceName);
@@ -91,6 +101,51 @@ internal sealed class TraceQlQuery
         TqlComparison c => Compare(c, trace, span),
         _ => false,
     };
+
+    /// <summary>
+    /// The filter in three values over a span's intrinsics: true or false when they decide it, null when it depends on
+    /// what is not known yet (a name, an attribute, the resource). The comparisons are those of <see cref="Compare"/>.
+    /// </summary>
+    private static bool? MayHold(TqlExpr expr, SpanIntrinsics span)
+    {
+        switch (expr)
+        {
+            case TqlAnd and:
+                {
+                    var left = MayHold(and.Left, span);
+                    if (left == false)
+                    {
+                        return false;
+                    }
+
+                    var right = MayHold(and.Right, span);
+                    return right == false ? false : left == true && right == true ? true : null;
+                }
+
+            case TqlOr or:
+                {
+                    var left = MayHold(or.Left, span);
+                    if (left == true)
+                    {
+                        return true;
+                    }
+
+                    var right = MayHold(or.Right, span);
+                    return right == true ? true : left == false && right == false ? false : null;
+                }
+
+            case TqlComparison c:
+                return c.Field.Kind switch
+                {
+                    TqlFieldKind.Status => c.Op == TqlOp.Eq ? span.Status == c.Value.Status : span.Status != c.Value.Status,
+                    TqlFieldKind.Kind => c.Op == TqlOp.Eq ? span.Kind == c.Value.SpanKind : span.Kind != c.Value.SpanKind,
+                    TqlFieldKind.Duration => CompareNumber((double)span.DurationNanos, c.Value.Int, c.Op),
+                    _ => null,
+                };
+            default:
+                return false;
+        }
+    }
 
     private static bool Compare(TqlComparison c, TraceView? trace, SpanRef span)
     {
