@@ -348,7 +348,7 @@ internal sealed partial class QueryApi : IDisposable
 
         try
         {
-            Audit.Append(entry);
+            await Audit.AppendAsync(entry);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -505,21 +505,24 @@ internal sealed partial class QueryApi : IDisposable
             return Text(StatusCodes.Status403Forbidden, "the viewer role may filter only on intrinsics and service.name") with { Reason = "forbidden_role" };
         }
 
-        var scan = new TraceScan { Start = start, End = end, Hints = query?.Hints ?? legacy!.Hints };
+        // The store counts what it looked at, traces the span filter let it skip too, and stops at the bound.
+        var progress = new ScanProgress();
+        var scan = new TraceScan
+        {
+            Start = start,
+            End = end,
+            Hints = query?.Hints ?? legacy!.Hints,
+            SpanFilter = query?.SpanFilter,
+            IntrinsicFilter = query?.IntrinsicFilter,
+            MaxTraces = limits.MaxInspectedTraces,
+            Progress = progress,
+        };
         var hits = new List<SearchHit>();
-        long inspected = 0;
-        long inspectedSpans = 0;
         try
         {
             await foreach (var trace in _reader!.ScanAsync(tenant, scan, cancellationToken).WithCancellation(cancellationToken))
             {
-                if (++inspected > limits.MaxInspectedTraces)
-                {
-                    break;
-                }
-
                 var view = new TraceView(trace);
-                inspectedSpans += view.Spans.Count;
                 if (view.Spans.Count == 0 || (minDuration is { } min && view.DurationNanos < min) || (maxDuration is { } max && view.DurationNanos > max))
                 {
                     continue;
@@ -541,7 +544,7 @@ internal sealed partial class QueryApi : IDisposable
             // Past the deadline: answer what was found, as Tempo does with a partial search.
         }
 
-        var body = SearchResponseWriter.Write(hits, spss, query?.Fields ?? [], identity.MayReadContent, Math.Min(inspected, limits.MaxInspectedTraces), inspectedSpans);
+        var body = SearchResponseWriter.Write(hits, spss, query?.Fields ?? [], identity.MayReadContent, Math.Min(progress.Traces, limits.MaxInspectedTraces), progress.Spans);
         return new Reply(StatusCodes.Status200OK, Json, body) { Results = hits.Count };
     }
 

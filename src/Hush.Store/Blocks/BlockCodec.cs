@@ -122,6 +122,48 @@ public static class BlockCodec
     internal static bool TryDecode(ReadOnlySpan<byte> block, Func<KeyId, DataKey?> resolve, BlockPosition position, [NotNullWhen(true)] out TraceRequest? request, out BlockError error, TraceId only = default)
     {
         request = null;
+        if (!TryOpen(block, resolve, position, out var plaintext, out error))
+        {
+            return false;
+        }
+
+        using (plaintext)
+        {
+            return TryDecode(plaintext.Otlp, out request, out error, only);
+        }
+    }
+
+    /// <summary>
+    /// Validates, decrypts and decompresses the block into pooled memory, for a reader that looks at the OTLP bytes
+    /// before deciding what to decode (<see cref="TryDecode(ReadOnlySpan{byte}, out TraceRequest?, out BlockError, TraceId)"/>).
+    /// Dispose clears and returns it.
+    /// </summary>
+    internal static bool TryOpen(ReadOnlySpan<byte> block, KeyRing keys, BlockPosition position, [NotNullWhen(true)] out BlockPlaintext? plaintext, out BlockError error)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        return TryOpen(block, Resolver(keys), position, out plaintext, out error);
+    }
+
+    /// <summary>Decodes opened OTLP bytes (all spans, or those of <paramref name="only"/>); false for a payload that does not parse.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> otlp, [NotNullWhen(true)] out TraceRequest? request, out BlockError error, TraceId only = default)
+    {
+        try
+        {
+            request = only.IsEmpty ? OtlpProtobuf.DecodeTraceRequest(otlp) : OtlpProtobuf.DecodeTraceRequest(otlp, only);
+            error = BlockError.None;
+            return true;
+        }
+        catch (OtlpDecodeException)
+        {
+            request = null;
+            error = BlockError.InvalidPayload;
+            return false;
+        }
+    }
+
+    private static bool TryOpen(ReadOnlySpan<byte> block, Func<KeyId, DataKey?> resolve, BlockPosition position, [NotNullWhen(true)] out BlockPlaintext? plaintext, out BlockError error)
+    {
+        plaintext = null;
         if (!BlockHeader.TryRead(block, out var header, out error))
         {
             return false;
@@ -151,54 +193,24 @@ public static class BlockCodec
             return false;
         }
 
-        var payload = ArrayPool<byte>.Shared.Rent(header.CiphertextLength);
-        byte[]? plaintext = null;
-        try
+        var opened = new BlockPlaintext(header.CiphertextLength);
+        if (!TryDecrypt(block, key, position, opened.Payload))
         {
-            var decrypted = payload.AsSpan(0, header.CiphertextLength);
-            if (!TryDecrypt(block, key, position, decrypted))
-            {
-                error = BlockError.AuthenticationFailed;
-                return false;
-            }
-
-            ReadOnlySpan<byte> otlp = decrypted;
-            if (header.Compression == BlockCompression.Brotli)
-            {
-                plaintext = ArrayPool<byte>.Shared.Rent(header.PlaintextLength);
-                if (!BrotliDecoder.TryDecompress(decrypted, plaintext.AsSpan(0, header.PlaintextLength), out var written) || written != header.PlaintextLength)
-                {
-                    error = BlockError.DecompressionFailed;
-                    return false;
-                }
-
-                otlp = plaintext.AsSpan(0, written);
-            }
-
-            try
-            {
-                request = only.IsEmpty ? OtlpProtobuf.DecodeTraceRequest(otlp) : OtlpProtobuf.DecodeTraceRequest(otlp, only);
-            }
-            catch (OtlpDecodeException)
-            {
-                error = BlockError.InvalidPayload;
-                return false;
-            }
-
-            error = BlockError.None;
-            return true;
+            opened.Dispose();
+            error = BlockError.AuthenticationFailed;
+            return false;
         }
-        finally
+
+        if (header.Compression == BlockCompression.Brotli && !opened.TryDecompress(header.PlaintextLength))
         {
-            // Cleared as far as used, as Encode does: a rented array can be twice the block, and search decodes dozens.
-            CryptographicOperations.ZeroMemory(payload.AsSpan(0, header.CiphertextLength));
-            ArrayPool<byte>.Shared.Return(payload);
-            if (plaintext is not null)
-            {
-                CryptographicOperations.ZeroMemory(plaintext.AsSpan(0, header.PlaintextLength));
-                ArrayPool<byte>.Shared.Return(plaintext);
-            }
+            opened.Dispose();
+            error = BlockError.DecompressionFailed;
+            return false;
         }
+
+        plaintext = opened;
+        error = BlockError.None;
+        return true;
     }
 
     /// <summary>Encrypts <paramref name="payload"/> into the ciphertext and tag of <paramref name="block"/>, whose header fields and nonce are written.</summary>
@@ -261,5 +273,53 @@ public static class BlockCodec
         BinaryPrimitives.WriteUInt64BigEndian(aad[(offset + 8)..], position.Sequence);
         block[..BlockHeader.AuthenticatedBytes].CopyTo(aad[(offset + 16)..]);
         return rented;
+    }
+}
+
+/// <summary>
+/// A block's OTLP bytes, decrypted (and decompressed) into pooled buffers. Disposing clears them as far as they were
+/// used, as encoding does (a rented array can be twice the block, and a search opens dozens), and returns them.
+/// </summary>
+internal sealed class BlockPlaintext : IDisposable
+{
+    private readonly int _payloadLength;
+    private byte[]? _payload;
+    private byte[]? _plaintext;
+    private int _plaintextLength;
+
+    public BlockPlaintext(int payloadLength)
+    {
+        _payloadLength = payloadLength;
+        _payload = ArrayPool<byte>.Shared.Rent(payloadLength);
+    }
+
+    /// <summary>The decrypted payload (compressed or not).</summary>
+    public Span<byte> Payload => _payload.AsSpan(0, _payloadLength);
+
+    /// <summary>The OTLP bytes: the decompressed payload, or the payload itself when it was stored uncompressed.</summary>
+    public ReadOnlySpan<byte> Otlp => _plaintext is not null ? _plaintext.AsSpan(0, _plaintextLength) : Payload;
+
+    public bool TryDecompress(int plaintextLength)
+    {
+        _plaintext = ArrayPool<byte>.Shared.Rent(plaintextLength);
+        _plaintextLength = plaintextLength;
+        return BrotliDecoder.TryDecompress(Payload, _plaintext.AsSpan(0, plaintextLength), out var written) && written == plaintextLength;
+    }
+
+    public void Dispose()
+    {
+        if (_payload is not null)
+        {
+            CryptographicOperations.ZeroMemory(_payload.AsSpan(0, _payloadLength));
+            ArrayPool<byte>.Shared.Return(_payload);
+            _payload = null;
+        }
+
+        if (_plaintext is not null)
+        {
+            CryptographicOperations.ZeroMemory(_plaintext.AsSpan(0, _plaintextLength));
+            ArrayPool<byte>.Shared.Return(_plaintext);
+            _plaintext = null;
+        }
     }
 }

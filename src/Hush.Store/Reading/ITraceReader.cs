@@ -32,6 +32,39 @@ public sealed record TraceScan
 
     /// <summary>Every hint must hold for some span of the trace (a conjunction); empty scans everything in the window.</summary>
     public IReadOnlyList<TermHint> Hints { get; init; } = [];
+
+    /// <summary>
+    /// When set, a trace none of whose spans satisfies it may be skipped without being assembled (the caller's query
+    /// must then need a matching span, and the predicate must read only that span and its resource). Like a hint it
+    /// only narrows: a reader may ignore it. Called on the reader's thread, on already-scrubbed spans.
+    /// </summary>
+    public Func<ResourceSpans, Span, bool>? SpanFilter { get; init; }
+
+    /// <summary>
+    /// When set with <see cref="SpanFilter"/>: false only when no span with these intrinsics can satisfy the span filter,
+    /// whatever its name, attributes and resource. The reader may then skip decoding those spans: a trace none of whose
+    /// spans passes is not decoded at all. Like the span filter, it only narrows.
+    /// </summary>
+    public Func<SpanIntrinsics, bool>? IntrinsicFilter { get; init; }
+
+    /// <summary>
+    /// When set, the reader stops after looking at this many candidate traces (returned or skipped): the caller's bound
+    /// on the work of one scan, which a <see cref="SpanFilter"/> would otherwise hide from it.
+    /// </summary>
+    public long? MaxTraces { get; init; }
+
+    /// <summary>When set, the reader counts in it every candidate trace it looked at, returned or skipped.</summary>
+    public ScanProgress? Progress { get; init; }
+}
+
+/// <summary>What a scan has looked at so far: the caller's bound on work, and the figures of a search response.</summary>
+public sealed class ScanProgress
+{
+    /// <summary>Candidate traces looked at, whether returned or skipped by <see cref="TraceScan.SpanFilter"/>.</summary>
+    public long Traces { get; set; }
+
+    /// <summary>Their spans.</summary>
+    public long Spans { get; set; }
 }
 
 /// <summary>

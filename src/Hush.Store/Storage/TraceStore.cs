@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
@@ -236,52 +237,23 @@ public sealed class TraceStore : ITraceReader, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(tenant);
         ArgumentNullException.ThrowIfNull(scan);
         await Task.Yield();
-        var key = IndexKeyOf(tenant);
-        var start = ToNanos(scan.Start);
-        var end = ToNanos(scan.End);
-        var rows = new WindowRows(_index, tenant, start ?? long.MinValue, end ?? long.MaxValue);
-        var seen = new HashSet<TraceId>();
-
-        // Newest first by latest span end: a trace may end later in another block than the one it is found in, so found
-        // traces wait until no block still to read ends later (blocks come by their latest end, newest first).
-        var ready = new PriorityQueue<TraceRequest, long>(Comparer<long>.Create((a, b) => b.CompareTo(a)));
-
-        // Every trace of a block is assembled from that block and its neighbours: decode each once, not once per trace.
-        var decoded = new BlockCache(this);
-
-        // The sealed keys of the segment being read, whole: blocks come newest first, so mostly one segment at a time.
-        var segmentKeys = new Dictionary<ulong, Dictionary<UInt128, List<ulong>>>();
+        var state = new ScanState(this, tenant, scan);
+        var rows = new WindowRows(_index, tenant, state.Start ?? long.MinValue, state.End ?? long.MaxValue);
         for (var i = 0; rows.TryGet(i, out var row); i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            state.Read(row);
 
-            // The hints of a trace may hold in different blocks of it: a block is read when it may hold any hint, and a
-            // trace found there is kept when every hint may hold in one of its blocks.
-            if ((scan.Hints.Count == 0 || scan.Hints.Any(h => TermFilter.MightContain(row.Bloom, h, key))) && decoded.Read(row) is { } block)
+            // Past the bound every trace found so far is final: no later block is read.
+            var next = !state.Exhausted && rows.TryGet(i + 1, out var following) ? following.MaxEndNanos : long.MinValue;
+            while (state.Ready.TryPeek(out _, out var latest) && latest >= next)
             {
-                // The other blocks of this block's traces, in one index query for the whole block.
-                var others = OtherBlocksOfTraces(tenant, row, block, start, end, segmentKeys);
-                foreach (var span in Spans(block))
-                {
-                    if (!seen.Add(span.TraceId))
-                    {
-                        continue;
-                    }
-
-                    var traceRows = others.TryGetValue(span.TraceId, out var more)
-                        ? [.. more.Append(row).OrderBy(r => r.Sequence)]
-                        : (IReadOnlyList<BlockRow>)[row];
-                    if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, key))) && Assemble(span.TraceId, traceRows, decoded.Read) is { } trace)
-                    {
-                        ready.Enqueue(trace, LatestEnd(trace));
-                    }
-                }
+                yield return state.Ready.Dequeue();
             }
 
-            var next = rows.TryGet(i + 1, out var following) ? following.MaxEndNanos : long.MinValue;
-            while (ready.TryPeek(out _, out var latest) && latest >= next)
+            if (state.Exhausted)
             {
-                yield return ready.Dequeue();
+                yield break;
             }
         }
     }
@@ -874,7 +846,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
     private TraceRequest? FindTrace(string tenant, TraceId traceId, long? start, long? end)
     {
         // Only this trace's spans are decoded from each block: ~7 of ~1,000, the bulk of a lookup's cost otherwise.
-        return Assemble(traceId, BlocksOfTrace(tenant, traceId, start, end), row => ReadBlock(row, traceId));
+        return Assemble(traceId, BlocksOfTrace(tenant, traceId, start, end), row => ReadBlock(row, traceId) is { } block ? new DecodedBlock(block) : null);
     }
 
     /// <summary>The live blocks holding spans of <paramref name="traceId"/>: sealed segments from the index, the open one from memory.</summary>
@@ -886,23 +858,20 @@ public sealed class TraceStore : ITraceReader, IDisposable
     }
 
     /// <summary>
-    /// For the traces of <paramref name="block"/> (decoded from <paramref name="row"/>): their other live blocks
+    /// For <paramref name="traceIds"/> (the traces of the block of <paramref name="row"/>): their other live blocks
     /// overlapping the window. The sealed segments are asked for all of its trace tokens with one statement; most
     /// traces live in one block, so this is usually empty.
     /// </summary>
-    private Dictionary<TraceId, List<BlockRow>> OtherBlocksOfTraces(string tenant, BlockRow row, TraceRequest block, long? start, long? end, Dictionary<ulong, Dictionary<UInt128, List<ulong>>> segmentKeys)
+    private Dictionary<TraceId, List<BlockRow>> OtherBlocksOfTraces(string tenant, BlockRow row, ICollection<TraceId> traceIds, long? start, long? end)
     {
         var state = State(tenant);
-        var tokens = new Dictionary<TraceId, byte[]>();
-        foreach (var span in Spans(block))
+        var tokens = new Dictionary<TraceId, byte[]>(traceIds.Count);
+        foreach (var traceId in traceIds)
         {
-            if (!tokens.ContainsKey(span.TraceId))
-            {
-                tokens[span.TraceId] = state.IndexKey.TraceToken(span.TraceId);
-            }
+            tokens[traceId] = state.IndexKey.TraceToken(traceId);
         }
 
-        var sealedSequences = _index.SealedSequences(tenant, tokens.Values, row.Segment, segmentKeys);
+        var sealedSequences = _index.SealedSequences(tenant, tokens.Values, row.Segment);
         var wanted = new Dictionary<TraceId, List<ulong>>();
         foreach (var (traceId, token) in tokens)
         {
@@ -943,76 +912,164 @@ public sealed class TraceStore : ITraceReader, IDisposable
     }
 
     /// <summary>The spans of <paramref name="traceId"/> in <paramref name="rows"/> (blocks read by <paramref name="read"/>), each once; null when there is none.</summary>
-    private static TraceRequest? Assemble(TraceId traceId, IReadOnlyList<BlockRow> rows, Func<BlockRow, TraceRequest?> read)
+    private static TraceRequest? Assemble(TraceId traceId, IReadOnlyList<BlockRow> rows, Func<BlockRow, DecodedBlock?> read)
+    {
+        var parts = new List<List<SpanAt>>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (read(row) is { } block && block.Traces.TryGetValue(traceId, out var spans))
+            {
+                parts.Add(spans);
+            }
+        }
+
+        return parts.Count == 0 ? null : Build(parts);
+    }
+
+    /// <summary>
+    /// A trace from its spans in each of its blocks (stored order), each span once, grouped as stored: a resource and
+    /// scope of each block once, sharing the block's resource and scope objects.
+    /// </summary>
+    private static TraceRequest Build(IEnumerable<List<SpanAt>> parts)
     {
         var result = new TraceRequest();
         var seen = new HashSet<SpanId>();
-        foreach (var row in rows)
+        foreach (var part in parts)
         {
-            if (read(row) is not { } block)
+            ResourceSpans? resource = null;
+            ScopeSpans? scope = null;
+            ResourceSpans? keptResource = null;
+            ScopeSpans? keptScope = null;
+            foreach (var at in part)
             {
-                continue;
-            }
-
-            foreach (var rs in block.ResourceSpans)
-            {
-                ResourceSpans? keptResource = null;
-                foreach (var ss in rs.ScopeSpans)
+                if (!seen.Add(at.Span.SpanId))
                 {
-                    ScopeSpans? keptScope = null;
-                    foreach (var span in ss.Spans)
-                    {
-                        if (span.TraceId != traceId || !seen.Add(span.SpanId))
-                        {
-                            continue;
-                        }
-
-                        if (keptScope is null)
-                        {
-                            keptResource ??= new ResourceSpans { Resource = rs.Resource, SchemaUrl = rs.SchemaUrl };
-                            keptScope = new ScopeSpans { Scope = ss.Scope, SchemaUrl = ss.SchemaUrl };
-                            keptResource.ScopeSpans.Add(keptScope);
-                        }
-
-                        keptScope.Spans.Add(span);
-                    }
+                    continue;
                 }
 
-                if (keptResource is not null)
+                if (!ReferenceEquals(at.Resource, resource))
                 {
+                    resource = at.Resource;
+                    scope = null;
+                    keptResource = new ResourceSpans { Resource = resource.Resource, SchemaUrl = resource.SchemaUrl };
                     result.ResourceSpans.Add(keptResource);
+                }
+
+                if (!ReferenceEquals(at.Scope, scope))
+                {
+                    scope = at.Scope;
+                    keptScope = new ScopeSpans { Scope = scope.Scope, SchemaUrl = scope.SchemaUrl };
+                    keptResource!.ScopeSpans.Add(keptScope);
+                }
+
+                keptScope!.Spans.Add(at.Span);
+            }
+        }
+
+        return result;
+    }
+
+    private static bool AnySpan(List<SpanAt> spans, Func<ResourceSpans, Span, bool>? filter)
+    {
+        if (filter is null)
+        {
+            return true;
+        }
+
+        foreach (var at in spans)
+        {
+            if (filter(at.Resource, at.Span))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool AnySpan(TraceRequest trace, Func<ResourceSpans, Span, bool> filter)
+    {
+        foreach (var rs in trace.ResourceSpans)
+        {
+            foreach (var ss in rs.ScopeSpans)
+            {
+                foreach (var span in ss.Spans)
+                {
+                    if (filter(rs, span))
+                    {
+                        return true;
+                    }
                 }
             }
         }
 
-        return result.ResourceSpans.Count == 0 ? null : result;
+        return false;
+    }
+
+    private static void Count(ScanProgress? progress, int spans)
+    {
+        if (progress is not null)
+        {
+            progress.Traces++;
+            progress.Spans += spans;
+        }
     }
 
     /// <summary>The block of <paramref name="row"/>, decrypted; only the spans of <paramref name="only"/> when that is not empty.</summary>
     private TraceRequest? ReadBlock(BlockRow row, TraceId only = default)
     {
-        var path = Path.Combine(_root, DirectoryOf(row.Tenant), SegmentName(row.Segment));
-        var bytes = new byte[row.Length];
-        try
+        using var plaintext = OpenBlock(row);
+        if (plaintext is null)
         {
-            using var handle = File.OpenHandle(path);
-            if (RandomAccess.Read(handle, bytes, row.Offset) != bytes.Length)
-            {
-                return Unreadable(row, "Truncated");
-            }
-        }
-        catch (IOException ex)
-        {
-            return Unreadable(row, ex.GetType().Name);
+            return null;
         }
 
-        var position = new BlockPosition(row.Tenant, row.Segment, row.Sequence);
-        if (!(only.IsEmpty ? BlockCodec.TryDecode(bytes, Keys, position, out var traces, out var error) : BlockCodec.TryDecodeTrace(bytes, Keys, position, only, out traces, out error)))
+        if (!BlockCodec.TryDecode(plaintext.Otlp, out var traces, out var error, only))
         {
             return Unreadable(row, error.ToString());
         }
 
         return traces;
+    }
+
+    /// <summary>The OTLP bytes of the block of <paramref name="row"/>, decrypted into pooled memory; null (logged) when it cannot be read.</summary>
+    private BlockPlaintext? OpenBlock(BlockRow row)
+    {
+        var path = Path.Combine(_root, DirectoryOf(row.Tenant), SegmentName(row.Segment));
+
+        // Pooled: a block is ~145 KB, above the large-object threshold, and a fresh one per read (hundreds a second under
+        // trace-by-id load, ~35 per search) made the GC collect generation 2 over and over. Ciphertext: not cleared.
+        var rented = ArrayPool<byte>.Shared.Rent(row.Length);
+        try
+        {
+            var bytes = rented.AsSpan(0, row.Length);
+            try
+            {
+                using var handle = File.OpenHandle(path);
+                if (RandomAccess.Read(handle, bytes, row.Offset) != bytes.Length)
+                {
+                    Unreadable(row, "Truncated");
+                    return null;
+                }
+            }
+            catch (IOException ex)
+            {
+                Unreadable(row, ex.GetType().Name);
+                return null;
+            }
+
+            if (!BlockCodec.TryOpen(bytes, Keys, new BlockPosition(row.Tenant, row.Segment, row.Sequence), out var plaintext, out var error))
+            {
+                Unreadable(row, error.ToString());
+                return null;
+            }
+
+            return plaintext;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     /// <summary>A block that cannot be read is skipped with an error naming it (never its content) and counted.</summary>
@@ -1193,30 +1250,212 @@ public sealed class TraceStore : ITraceReader, IDisposable
     internal static string SegmentName(ulong segment) => segment.ToString("x16", CultureInfo.InvariantCulture) + ".seg";
 
     /// <summary>
-    /// The blocks one scan has decoded, so a block holding many traces is decrypted once. Bounded: when full it starts
-    /// over (a scan reads blocks newest first, so what it needs next is mostly what it read last). Read-only use: the
-    /// traces assembled from it share the blocks' resource and scope objects.
+    /// One scan's progress through its window's blocks: the traces found and waiting to be returned in order, those
+    /// already seen, the blocks decoded, the bound on traces looked at.
+    /// </summary>
+    private sealed class ScanState(TraceStore store, string tenant, TraceScan scan)
+    {
+        private readonly IndexKey _key = store.IndexKeyOf(tenant);
+        private readonly HashSet<TraceId> _seen = [];
+        private readonly long _maxTraces = scan.MaxTraces ?? long.MaxValue;
+
+        // Every trace of a block is assembled from that block and its neighbours: decode each once, not once per trace.
+        private readonly BlockCache _decoded = new(store);
+
+        private long _looked;
+
+        public long? Start { get; } = ToNanos(scan.Start);
+
+        public long? End { get; } = ToNanos(scan.End);
+
+        /// <summary>
+        /// Newest first by latest span end: a trace may end later in another block than the one it is found in, so found
+        /// traces wait until no block still to read ends later (blocks come by their latest end, newest first).
+        /// </summary>
+        public PriorityQueue<TraceRequest, long> Ready { get; } = new(Comparer<long>.Create((a, b) => b.CompareTo(a)));
+
+        /// <summary>True once the scan looked at as many traces as it may.</summary>
+        public bool Exhausted => _looked > _maxTraces;
+
+        /// <summary>Finds the traces of one block of the window, adding those that may match to <see cref="Ready"/>.</summary>
+        public void Read(BlockRow row)
+        {
+            // The hints of a trace may hold in different blocks of it: a block is read when it may hold any hint, and a
+            // trace found there is kept when every hint may hold in one of its blocks.
+            if (scan.Hints.Count > 0 && !scan.Hints.Any(h => TermFilter.MightContain(row.Bloom, h, _key)))
+            {
+                return;
+            }
+
+            if (scan.IntrinsicFilter is not null && scan.SpanFilter is not null && !_decoded.Holds(row) && TryReadByIntrinsics(row))
+            {
+                return;
+            }
+
+            if (_decoded.Read(row) is not { } block)
+            {
+                return;
+            }
+
+            // The other blocks of this block's traces, in one index query for the whole block.
+            var others = store.OtherBlocksOfTraces(tenant, row, block.Traces.Keys, Start, End);
+            foreach (var (traceId, spans) in block.Traces)
+            {
+                if (!Look(traceId))
+                {
+                    continue;
+                }
+
+                if (others.TryGetValue(traceId, out var more))
+                {
+                    ReadSpread(row, traceId, more);
+                    continue;
+                }
+
+                // Most traces live in one block: the filter looks at their spans before anything is assembled.
+                Count(scan.Progress, spans.Count);
+                if (AllHints(row) && AnySpan(spans, scan.SpanFilter))
+                {
+                    Add(Build([spans]));
+                }
+            }
+        }
+
+        /// <summary>
+        /// The block read without decoding what cannot match: each span's intrinsics first, then only the traces with a
+        /// span that may pass. False when its bytes do not walk (the caller decodes it whole, and reports it).
+        /// </summary>
+        private bool TryReadByIntrinsics(BlockRow row)
+        {
+            using var plaintext = store.OpenBlock(row);
+            if (plaintext is null)
+            {
+                return true;
+            }
+
+            var spans = new List<(TraceId Trace, SpanIntrinsics Span)>();
+            if (!SpanIntrinsicsReader.TryRead(plaintext.Otlp, spans))
+            {
+                return false;
+            }
+
+            // Per trace, in stored order: its span count, and whether one of its spans may pass.
+            var traces = new Dictionary<TraceId, (int Spans, bool Maybe)>();
+            foreach (var (traceId, span) in spans)
+            {
+                var (count, maybe) = traces.GetValueOrDefault(traceId);
+                traces[traceId] = (count + 1, maybe || scan.IntrinsicFilter!(span));
+            }
+
+            var others = store.OtherBlocksOfTraces(tenant, row, traces.Keys, Start, End);
+            foreach (var (traceId, (count, maybe)) in traces)
+            {
+                if (!Look(traceId))
+                {
+                    continue;
+                }
+
+                if (others.TryGetValue(traceId, out var more))
+                {
+                    ReadSpread(row, traceId, more);
+                    continue;
+                }
+
+                Count(scan.Progress, count);
+                if (maybe && AllHints(row) && BlockCodec.TryDecode(plaintext.Otlp, out var only, out _, traceId)
+                    && new DecodedBlock(only).Traces.TryGetValue(traceId, out var decoded) && AnySpan(decoded, scan.SpanFilter))
+                {
+                    Add(Build([decoded]));
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>A trace with spans in other blocks too: assembled whole, then tested.</summary>
+        private void ReadSpread(BlockRow row, TraceId traceId, List<BlockRow> more)
+        {
+            IReadOnlyList<BlockRow> traceRows = [.. more.Append(row).OrderBy(r => r.Sequence)];
+            if (scan.Hints.All(h => traceRows.Any(r => TermFilter.MightContain(r.Bloom, h, _key))) && Assemble(traceId, traceRows, _decoded.Read) is { } trace)
+            {
+                Count(scan.Progress, trace.CountSpans());
+                if (scan.SpanFilter is not { } filter || AnySpan(trace, filter))
+                {
+                    Add(trace);
+                }
+            }
+        }
+
+        /// <summary>True for a trace not seen before, within the bound.</summary>
+        private bool Look(TraceId traceId) => _seen.Add(traceId) && ++_looked <= _maxTraces;
+
+        private bool AllHints(BlockRow row) => scan.Hints.Count == 0 || scan.Hints.All(h => TermFilter.MightContain(row.Bloom, h, _key));
+
+        private void Add(TraceRequest trace) => Ready.Enqueue(trace, LatestEnd(trace));
+    }
+
+    /// <summary>
+    /// The blocks one scan has decoded, so a block holding many traces is decrypted once. Bounded: when full the block
+    /// read longest ago goes (a scan reads blocks newest first, and a trace's other blocks are mostly its neighbours, so
+    /// what it needs next is what it read last; fewer decoded blocks kept alive is less for the GC to copy). Read-only
+    /// use: the traces assembled from it share the blocks' resource and scope objects.
     /// </summary>
     private sealed class BlockCache(TraceStore store)
     {
-        private const int Capacity = 32;
+        private const int Capacity = 16;
 
-        private readonly Dictionary<long, TraceRequest?> _blocks = [];
+        private readonly Dictionary<long, DecodedBlock?> _blocks = [];
+        private readonly Queue<long> _order = new();
 
-        public TraceRequest? Read(BlockRow row)
+        public bool Holds(BlockRow row) => _blocks.ContainsKey(row.Id);
+
+        public DecodedBlock? Read(BlockRow row)
         {
             if (_blocks.TryGetValue(row.Id, out var block))
             {
                 return block;
             }
 
-            if (_blocks.Count >= Capacity)
+            if (_order.Count >= Capacity)
             {
-                _blocks.Clear();
+                _blocks.Remove(_order.Dequeue());
             }
 
-            return _blocks[row.Id] = store.ReadBlock(row);
+            _order.Enqueue(row.Id);
+            return _blocks[row.Id] = store.ReadBlock(row) is { } decoded ? new DecodedBlock(decoded) : null;
         }
+    }
+
+    /// <summary>One span of a decoded block with the resource and scope it is stored under.</summary>
+    private readonly record struct SpanAt(ResourceSpans Resource, ScopeSpans Scope, Span Span);
+
+    /// <summary>
+    /// A decoded block with its spans grouped by trace, in stored order: a block of ~130 traces and ~900 spans is walked
+    /// once, where assembling each trace from the whole block walked it ~130 times.
+    /// </summary>
+    private sealed class DecodedBlock
+    {
+        public DecodedBlock(TraceRequest request)
+        {
+            foreach (var rs in request.ResourceSpans)
+            {
+                foreach (var ss in rs.ScopeSpans)
+                {
+                    foreach (var span in ss.Spans)
+                    {
+                        if (!Traces.TryGetValue(span.TraceId, out var spans))
+                        {
+                            Traces[span.TraceId] = spans = [];
+                        }
+
+                        spans.Add(new SpanAt(rs, ss, span));
+                    }
+                }
+            }
+        }
+
+        /// <summary>The block's traces in the order their first span is stored (a dictionary only added to keeps it).</summary>
+        public Dictionary<TraceId, List<SpanAt>> Traces { get; } = [];
     }
 
     /// <summary>The blocks of a scan's window, newest first, read from the index a page at a time (pages grow to 1,024).</summary>

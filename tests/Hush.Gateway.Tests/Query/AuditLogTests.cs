@@ -90,6 +90,51 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public async Task AppendAsync_ManyConcurrentCallers_EachDoneOnlyWithItsRecordOnDisk()
+    {
+        var log = AuditLog.Open(_dataDir, _clock);
+
+        var appends = Enumerable.Range(0, 60).Select(i => log.AppendAsync(Entry(i))).ToArray();
+        await Task.WhenAll(appends);
+
+        var result = AuditReader.Verify(_dataDir);
+        Assert.True(result.Intact, string.Join("; ", result.Problems));
+        var limits = Lines().Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("params").GetProperty("limit").GetString()).ToList();
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => i.ToString()).Order(), limits.Order());
+    }
+
+    [Fact]
+    public async Task AppendAsync_LogEndsWithADamagedRecord_EveryCallerOfTheGroupFails()
+    {
+        Write(2);
+        File.AppendAllText(LogPath, "{\"v\":1,\"seq\":3,\"trunc\n");
+        var log = AuditLog.Open(_dataDir, _clock);
+
+        var appends = Enumerable.Range(0, 5).Select(i => log.AppendAsync(Entry(i))).ToArray();
+
+        foreach (var append in appends)
+        {
+            await Assert.ThrowsAsync<IOException>(() => append);
+        }
+
+        Assert.Throws<IOException>(() => log.Append(Entry(9)));
+        Assert.Equal(3, Lines().Count);
+    }
+
+    [Fact]
+    public void Append_AfterARecordLongerThanTheShortTail_ContinuesTheChain()
+    {
+        var log = AuditLog.Open(_dataDir, _clock);
+        log.Append(Entry(1) with { Parameters = [new("q", new string('x', 10_000))] });
+
+        AuditLog.Open(_dataDir, _clock).Append(Entry(2));
+
+        var result = AuditReader.Verify(_dataDir);
+        Assert.True(result.Intact, string.Join("; ", result.Problems));
+        Assert.Equal(2, result.Records);
+    }
+
+    [Fact]
     public void EmptyDataDir_IntactWithNoRecords()
     {
         AuditLog.Open(_dataDir, _clock);

@@ -19,6 +19,9 @@ internal sealed class InMemoryTraceReader : ITraceReader
     /// <summary>How many traces the last scan yielded before the caller stopped.</summary>
     public int Yielded { get; private set; }
 
+    /// <summary>How many traces the last scan skipped on its span filter.</summary>
+    public int Skipped { get; private set; }
+
     public Func<CancellationToken, Task>? Delay { get; set; }
 
     /// <summary>How many stored requests there are (an exporter may be adding concurrently).</summary>
@@ -81,17 +84,37 @@ internal sealed class InMemoryTraceReader : ITraceReader
     {
         Scans.Add(scan);
         Yielded = 0;
+        Skipped = 0;
         var candidates = Snapshot()
             .Where(t => t.Tenant == tenant && InWindow(t.Trace, scan.Start, scan.End) && scan.Hints.All(h => Holds(h, t.Trace)))
             .OrderByDescending(t => t.Trace.ResourceSpans.SelectMany(r => r.ScopeSpans).SelectMany(s => s.Spans).Max(s => s.EndTimeUnixNano))
             .Select(t => t.Trace)
             .ToList();
+        long looked = 0;
         foreach (var trace in candidates)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (Delay is { } delay)
             {
                 await delay(cancellationToken);
+            }
+
+            if (++looked > (scan.MaxTraces ?? long.MaxValue))
+            {
+                yield break;
+            }
+
+            var spans = trace.ResourceSpans.SelectMany(rs => rs.ScopeSpans.SelectMany(ss => ss.Spans).Select(span => (rs, span))).ToList();
+            if (scan.Progress is { } progress)
+            {
+                progress.Traces++;
+                progress.Spans += spans.Count;
+            }
+
+            if (scan.SpanFilter is { } filter && !spans.Any(s => filter(s.rs, s.span)))
+            {
+                Skipped++;
+                continue;
             }
 
             Yielded++;

@@ -50,6 +50,65 @@ public sealed class TraceQlEvaluatorTests
         Assert.Equal(spans, TraceQlQuery.Parse(query).Match(Ok).Count);
     }
 
+    [Theory]
+    [InlineData("{ name = \"SELECT\" }")]
+    [InlineData("{ status = error }")]
+    [InlineData("{ duration > 50ms }")]
+    [InlineData("{ span.db.system = nil }")]
+    [InlineData("{ .service.name = \"checkout\" }")]
+    [InlineData("{ resource.service.name = \"billing\" && status = error && duration > 1ms }")]
+    [InlineData("{ (name = \"SELECT\" || kind = server) && duration < 50ms }")]
+    [InlineData("{ statusMessage = \"deadlock\" || span.missing != nil }")]
+    public void SpanFilter_SpanLevelQuery_HoldsOnSomeSpanExactlyWhenTheTraceMatches(string text)
+    {
+        var query = TraceQlQuery.Parse(text);
+
+        Assert.NotNull(query.SpanFilter);
+        foreach (var view in new[] { Ok, Failed })
+        {
+            Assert.Equal(query.Match(view).Count > 0, view.Spans.Any(s => query.SpanFilter(s.Resource, s.Span)));
+
+            // The intrinsic filter may say yes to a span that does not match, never no to one that does.
+            foreach (var span in view.Spans.Where(s => query.SpanFilter(s.Resource, s.Span)))
+            {
+                Assert.True(query.IntrinsicFilter?.Invoke(Intrinsics(span)) ?? true);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("{ status = error }", 2)]
+    [InlineData("{ duration > 50ms && name = \"SELECT\" }", 1)]
+    [InlineData("{ kind = server || span.db.system = \"postgresql\" }", 0)]
+    [InlineData("{ (status = error || kind = client) && duration >= 20ms }", 1)]
+    [InlineData("{ span.db.system = nil && status != error }", 0)]
+    public void IntrinsicFilter_OnTheSpansOfAKnownTrace_RulesOutOnlyThoseItsIntrinsicsDecide(string text, int ruledOut)
+    {
+        var query = TraceQlQuery.Parse(text);
+
+        Assert.Equal(ruledOut, Ok.Spans.Count(s => !query.IntrinsicFilter!(Intrinsics(s))));
+    }
+
+    [Fact]
+    public void IntrinsicFilter_NoIntrinsicCompared_IsNone()
+    {
+        Assert.Null(TraceQlQuery.Parse("{ resource.service.name = \"checkout\" && name = \"SELECT\" }").IntrinsicFilter);
+        Assert.Null(TraceQlQuery.Parse("{ status = error && traceDuration > 1ms }").IntrinsicFilter);
+    }
+
+    private static Hush.Store.Reading.SpanIntrinsics Intrinsics(SpanRef span)
+        => new(span.Span.StartTimeUnixNano, span.Span.EndTimeUnixNano, span.Span.Kind, span.Span.Status.Code);
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{ traceDuration > 50ms }")]
+    [InlineData("{ rootName = \"GET /checkout\" && status = error }")]
+    [InlineData("{ name = \"SELECT\" || rootServiceName = \"checkout\" }")]
+    public void SpanFilter_EmptyOrTraceLevelQuery_IsNone(string text)
+    {
+        Assert.Null(TraceQlQuery.Parse(text).SpanFilter);
+    }
+
     [Fact]
     public void Match_ErrorStatusAndMessage()
     {

@@ -183,6 +183,35 @@ public sealed class TraceIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task Open_SegmentFiltersOfAnOlderVersionOrNone_AreRebuiltAsWrittenNow()
+    {
+        using (var store = TraceStore.Open(_dir.Path, _kek, SmallSegments))
+        {
+            for (var t = 1; t <= 4; t++)
+            {
+                store.Append("acme", Spans.Request("checkout", Spans.Span(t, 1), Spans.Span(t + 50, 1)));
+            }
+        }
+
+        const string Filters = "SELECT group_concat(hex(filter), ',') FROM (SELECT filter FROM sealed WHERE tenant = 'acme' AND segment <= 3 ORDER BY segment)";
+        var written = Text(Filters);
+
+        // Version 1 (another probing: read as "maybe", so every lookup read every segment's bucket) and no filter at all.
+        Execute("UPDATE sealed SET filter = CAST(x'0107' || zeroblob(64) AS BLOB) WHERE segment % 2 = 1; UPDATE sealed SET filter = NULL WHERE segment % 2 = 0;");
+        Assert.NotEqual(written, Text(Filters));
+
+        using var reopened = TraceStore.Open(_dir.Path, _kek, SmallSegments);
+
+        Assert.Equal(4, Count("SELECT count(*) FROM sealed WHERE tenant = 'acme' AND hex(substr(filter, 1, 1)) = '02'"));
+        Assert.Equal(written, Text(Filters));
+        for (var t = 1; t <= 4; t++)
+        {
+            Assert.NotNull(await reopened.FindTraceAsync("acme", Spans.Trace(t), null, null, CancellationToken.None));
+            Assert.NotNull(await reopened.FindTraceAsync("acme", Spans.Trace(t + 50), null, null, CancellationToken.None));
+        }
+    }
+
+    [Fact]
     public async Task EnforceRetention_DeletedSegments_TakeTheirTraceKeysWith()
     {
         var clock = new ManualTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
@@ -282,6 +311,15 @@ public sealed class TraceIndexTests : IDisposable
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return (long)command.ExecuteScalar()!;
+    }
+
+    private string Text(string sql)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = IndexPath, Pooling = false }.ToString());
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (string)command.ExecuteScalar()!;
     }
 
     private void Execute(string sql)

@@ -41,6 +41,70 @@ public sealed class TraceStoreScanTests : IDisposable
     }
 
     [Fact]
+    public async Task Scan_SpanFilter_SkipsTracesWithoutAMatchingSpanAndKeepsOnesMatchingInAnotherBlock()
+    {
+        using var store = TraceStore.Open(_dir.Path, _kek);
+
+        // Trace 1's slow span is in the second block, its newest span in the first; traces 2 and 3 live in one block each.
+        store.Append("acme", Spans.Request("svc", Spans.Span(1, 1, startSeconds: 10, durationNanos: 5 * Spans.Second), Spans.Span(2, 2, startSeconds: 30), Spans.Span(3, 3, startSeconds: 20, durationNanos: 2 * Spans.Second)));
+        store.Append("acme", Spans.Request("svc", Spans.Span(1, 4, startSeconds: 50), Spans.Span(4, 5, startSeconds: 40)));
+        var progress = new ScanProgress();
+
+        var traces = await Spans.CollectAsync(store.ScanAsync("acme", new TraceScan { SpanFilter = (_, span) => span.EndTimeUnixNano - span.StartTimeUnixNano >= Spans.Second, Progress = progress }, default));
+
+        Assert.Equal([Spans.Trace(1), Spans.Trace(3)], traces.Select(Spans.TraceIdOf));
+        Assert.Equal(2, Spans.All(traces[0]).Count());
+        Assert.Equal(4, progress.Traces);
+        Assert.Equal(5, progress.Spans);
+    }
+
+    [Fact]
+    public async Task Scan_IntrinsicFilter_FindsWhatTheSpanFilterAloneFindsInTheSameOrder()
+    {
+        using var store = TraceStore.Open(_dir.Path, _kek);
+
+        // Slow error spans in some traces of each block; trace 1 is spread over both blocks, its slow error span in the older.
+        Span Slow(int trace, int span, ulong at, StatusCode code)
+        {
+            var s = Spans.Span(trace, span, startSeconds: at, durationNanos: 2 * Spans.Second, attributes: new KeyValue("db.system", AnyValue.Of(trace % 2 == 0 ? "postgresql" : "redis")));
+            s.Status = new SpanStatus { Code = code };
+            return s;
+        }
+
+        store.Append("acme", Spans.Request("svc", Slow(1, 1, 10, StatusCode.Error), Slow(2, 2, 30, StatusCode.Error), Slow(3, 3, 20, StatusCode.Ok), Spans.Span(4, 4, startSeconds: 25)));
+        store.Append("acme", Spans.Request("svc", Spans.Span(1, 5, startSeconds: 50), Slow(6, 6, 40, StatusCode.Error), Slow(8, 8, 45, StatusCode.Error), Spans.Span(7, 7, startSeconds: 41)));
+        static bool Matches(ResourceSpans _, Span span) => span.Status.Code == StatusCode.Error && span.EndTimeUnixNano - span.StartTimeUnixNano > Spans.Second;
+        static bool MayMatch(SpanIntrinsics span) => span.Status == StatusCode.Error && span.DurationNanos > Spans.Second;
+
+        var plain = await Spans.CollectAsync(store.ScanAsync("acme", new TraceScan { SpanFilter = Matches }, default));
+        var progress = new ScanProgress();
+        var lazy = await Spans.CollectAsync(store.ScanAsync("acme", new TraceScan { SpanFilter = Matches, IntrinsicFilter = MayMatch, Progress = progress }, default));
+        var attribute = await Spans.CollectAsync(store.ScanAsync("acme", new TraceScan { SpanFilter = (r, s) => Matches(r, s) && s.Attributes.Any(a => a.Value.StringValue == "postgresql"), IntrinsicFilter = MayMatch }, default));
+
+        Assert.Equal([Spans.Trace(1), Spans.Trace(8), Spans.Trace(6), Spans.Trace(2)], plain.Select(Spans.TraceIdOf));
+        Assert.Equal(plain.Select(OtlpProtobuf.Encode), lazy.Select(OtlpProtobuf.Encode));
+        Assert.Equal([Spans.Trace(8), Spans.Trace(6), Spans.Trace(2)], attribute.Select(Spans.TraceIdOf));
+        Assert.Equal(7, progress.Traces);
+        Assert.Equal(8, progress.Spans);
+    }
+
+    [Fact]
+    public async Task Scan_MaxTraces_StopsAfterLookingAtThatManyAndYieldsWhatItFound()
+    {
+        using var store = TraceStore.Open(_dir.Path, _kek);
+        for (var t = 1; t <= 6; t++)
+        {
+            store.Append("acme", Spans.Request("svc", Spans.Span(t, t, startSeconds: (ulong)(10 * t))));
+        }
+
+        var progress = new ScanProgress();
+        var traces = await Spans.CollectAsync(store.ScanAsync("acme", new TraceScan { MaxTraces = 4, Progress = progress, SpanFilter = (_, span) => span.SpanId != Spans.Id(5) }, default));
+
+        Assert.Equal([Spans.Trace(6), Spans.Trace(4), Spans.Trace(3)], traces.Select(Spans.TraceIdOf));
+        Assert.Equal(4, progress.Traces);
+    }
+
+    [Fact]
     public async Task Scan_Hints_NarrowToTracesThatMayMatch()
     {
         using var store = TraceStore.Open(_dir.Path, _kek);

@@ -57,13 +57,15 @@ internal sealed class AuditLog
     /// <summary>Audit key length: 256 bits, the HMAC-SHA256 block security level.</summary>
     private const int KeyBytes = 32;
 
-    /// <summary>The tail read on open to find the last record; a record is far smaller.</summary>
+    /// <summary>The tail read to find the last record; a record is far smaller.</summary>
     private const int TailBytes = 64 * 1024;
+
+    /// <summary>The tail read first: a record with its parameters is a few hundred bytes.</summary>
+    private const int ShortTailBytes = 4 * 1024;
 
     private static readonly byte[] HeadContext = "hush-audit-head-v1\0"u8.ToArray();
     private static readonly byte[] RedactContext = "hush-audit-redact-v1\0"u8.ToArray();
 
-    private readonly Lock _lock = new();
     private readonly Lock _pendingLock = new();
     private readonly byte[] _key;
     private readonly TimeProvider _time;
@@ -71,6 +73,7 @@ internal sealed class AuditLog
     private byte[] _hash;
     private bool _headMismatch;
     private List<PendingEntry> _pending = [];
+    private bool _committing;
 
     private AuditLog(string directory, byte[] key, TimeProvider time)
     {
@@ -134,60 +137,95 @@ internal sealed class AuditLog
     /// cannot be written: callers refuse the request then, because an unaudited read must not happen.
     /// </summary>
     /// <remarks>
-    /// Group commit: requests that arrive while another append holds the log are written together by the next one to
-    /// get it, with one <c>fsync</c> and one head update for all of them (each costs ~2-13 ms here, and a query waits
-    /// for its record). Every caller still returns only once its own record is durable, or throws.
+    /// Group commit: records that arrive while a commit is writing are written together by the next one, with one
+    /// <c>fsync</c> and one head update for all of them. Returns only once this record is durable, or throws.
     /// </remarks>
     public void Append(AuditEntry entry)
+    {
+        var mine = Enqueue(entry, out var lead);
+        if (lead)
+        {
+            CommitPending();
+        }
+
+        mine.Durable.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// <see cref="Append"/> for request handlers: the task completes once the record is durable (faults with the
+    /// <see cref="IOException"/> when it cannot be written). The caller that finds no commit running writes the group
+    /// on its own thread (a lone query pays no thread hop: handing the commit to the pool cost ~0.8 ms at the p50);
+    /// the others, while it waits for the disk (an <c>fsync</c> is 0.2 ms quiet, 13 ms at the p99 under other writers
+    /// here), hold no thread, so on 2 cores their neighbours' decoding goes on meanwhile.
+    /// </summary>
+    public Task AppendAsync(AuditEntry entry)
+    {
+        var mine = Enqueue(entry, out var lead);
+        if (lead)
+        {
+            CommitPending();
+        }
+
+        return mine.Durable.Task;
+    }
+
+    /// <summary>Queues a record; <paramref name="lead"/> is true when no commit runs and the caller must start one.</summary>
+    private PendingEntry Enqueue(AuditEntry entry, out bool lead)
     {
         ArgumentNullException.ThrowIfNull(entry);
         var mine = new PendingEntry(entry);
         lock (_pendingLock)
         {
             _pending.Add(mine);
+            lead = !_committing;
+            _committing = true;
         }
 
-        lock (_lock)
+        return mine;
+    }
+
+    /// <summary>Writes what is queued, a group at a time, until nothing is: one committer at a time.</summary>
+    private void CommitPending()
+    {
+        while (true)
         {
-            if (!mine.Committed)
+            List<PendingEntry> batch;
+            lock (_pendingLock)
             {
-                List<PendingEntry> batch;
-                lock (_pendingLock)
+                if (_pending.Count == 0)
                 {
-                    batch = _pending;
-                    _pending = [];
+                    _committing = false;
+                    return;
                 }
 
-                try
-                {
-                    AppendLocked(batch);
-                }
-                catch (Exception e)
-                {
-                    // Every record of the batch failed with this one: none of those requests may be answered.
-                    foreach (var p in batch)
-                    {
-                        p.Failure = e;
-                    }
-
-                    throw;
-                }
-                finally
-                {
-                    foreach (var p in batch)
-                    {
-                        p.Committed = true;
-                    }
-                }
+                batch = _pending;
+                _pending = [];
             }
-        }
 
-        if (mine.Failure is { } failure)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            try
+            {
+                AppendLocked(batch);
+            }
+#pragma warning disable CA1031 // Every record of the group failed with it: each caller gets the exception, none is answered.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                foreach (var p in batch)
+                {
+                    p.Durable.TrySetException(e);
+                }
+
+                continue;
+            }
+
+            foreach (var p in batch)
+            {
+                p.Durable.TrySetResult();
+            }
         }
     }
 
+    /// <summary>Writes one group. Only the committer calls it (<see cref="CommitPending"/>).</summary>
     private void AppendLocked(List<PendingEntry> batch)
     {
         // Another process (the CLI's audited commands, a second server on the same data dir) may append too: the
@@ -341,6 +379,10 @@ internal sealed class AuditLog
     }
 
     /// <summary>The seq and chain hash of the log's last line (0 and zeros for an empty log).</summary>
+    /// <remarks>
+    /// Every group commit reads it (another writer may have appended): the last 4 KB hold a record, far larger than
+    /// one; only a longer last line needs the whole <see cref="TailBytes"/>.
+    /// </remarks>
     private static (long Seq, byte[] Hash) ReadTail(FileStream stream, string path)
     {
         if (stream.Length == 0)
@@ -348,32 +390,40 @@ internal sealed class AuditLog
             return (0, new byte[32]);
         }
 
-        var length = (int)Math.Min(stream.Length, TailBytes);
-        stream.Seek(-length, SeekOrigin.End);
-        var tail = new byte[length];
-        stream.ReadExactly(tail);
-        var text = Encoding.UTF8.GetString(tail).TrimEnd('\n');
-        var last = text[(text.LastIndexOf('\n') + 1)..];
+        ReadOnlyMemory<byte> last = default;
+        foreach (var window in (ReadOnlySpan<int>)[ShortTailBytes, TailBytes])
+        {
+            var length = (int)Math.Min(stream.Length, window);
+            stream.Seek(-length, SeekOrigin.End);
+            var tail = new byte[length];
+            stream.ReadExactly(tail);
+            var text = tail.AsMemory().TrimEnd((byte)'\n');
+            var newline = text.Span.LastIndexOf((byte)'\n');
+            last = text[(newline + 1)..];
+            if (newline >= 0 || length == stream.Length)
+            {
+                break;
+            }
+        }
+
         try
         {
             using var doc = JsonDocument.Parse(last);
             var seq = doc.RootElement.GetProperty("seq").GetInt64();
             var prev = Convert.FromHexString(doc.RootElement.GetProperty("prev").GetString()!);
-            return (seq, Chain(prev, Encoding.UTF8.GetBytes(last)));
+            return (seq, Chain(prev, last.ToArray()));
         }
-        catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException or ArgumentException)
         {
             throw new IOException($"The audit log {path} ends with a damaged record; run 'hush audit verify' and move the file aside to start a new log.");
         }
     }
 
-    /// <summary>One caller's record in a group commit. Written and read under <see cref="_lock"/>.</summary>
+    /// <summary>One caller's record in a group commit: done when it is durable, faulted when its group failed.</summary>
     private sealed class PendingEntry(AuditEntry entry)
     {
         public AuditEntry Entry { get; } = entry;
 
-        public bool Committed { get; set; }
-
-        public Exception? Failure { get; set; }
+        public TaskCompletionSource Durable { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -27,6 +27,14 @@ internal sealed class TraceQlQuery
         }
 
         Fields = fields;
+        if (filter is not null && fields.All(f => f.Kind is not (TqlFieldKind.TraceDuration or TqlFieldKind.RootName or TqlFieldKind.RootServiceName)))
+        {
+            SpanFilter = (resource, span) => Evaluate(filter, null, new SpanRef(resource, span));
+            if (fields.Any(f => f.Kind is TqlFieldKind.Status or TqlFieldKind.Kind or TqlFieldKind.Duration))
+            {
+                IntrinsicFilter = span => MayHold(filter, span) != false;
+            }
+        }
     }
 
     /// <summary>The spanset's filter; null for <c>{}</c>, which every span matches.</summary>
@@ -37,6 +45,19 @@ internal sealed class TraceQlQuery
 
     /// <summary>Every field the query compares.</summary>
     public IReadOnlyList<TqlField> Fields { get; }
+
+    /// <summary>
+    /// The filter as a test of one span and its resource, for the store to skip traces without a matching span before
+    /// assembling them (<see cref="TraceScan.SpanFilter"/>); null for <c>{}</c> and when the query reads a trace-level
+    /// intrinsic (traceDuration, rootName, rootServiceName), which no single span decides.
+    /// </summary>
+    public Func<ResourceSpans, Span, bool>? SpanFilter { get; }
+
+    /// <summary>
+    /// With <see cref="SpanFilter"/>, when the query compares status, kind or duration: false only for a span whose
+    /// intrinsics alone make the filter false, so the store need not decode it (<see cref="TraceScan.IntrinsicFilter"/>).
+    /// </summary>
+    public Func<SpanIntrinsics, bool>? IntrinsicFilter { get; }
 
     /// <summary>True when the query reads only intrinsics and <c>service.name</c>: what a viewer may filter on.</summary>
     public bool IsServiceLevel => Fields.All(f => f.Kind != TqlFieldKind.Attribute || f.IsServiceName);
@@ -72,7 +93,8 @@ internal sealed class TraceQlQuery
         return matched;
     }
 
-    public static bool Evaluate(TqlExpr expr, TraceView trace, SpanRef span) => expr switch
+    /// <summary>Whether <paramref name="span"/> satisfies <paramref name="expr"/>; <paramref name="trace"/> may be null only when no trace-level intrinsic is compared.</summary>
+    public static bool Evaluate(TqlExpr expr, TraceView? trace, SpanRef span) => expr switch
     {
         TqlAnd and => Evaluate(and.Left, trace, span) && Evaluate(and.Right, trace, span),
         TqlOr or => Evaluate(or.Left, trace, span) || Evaluate(or.Right, trace, span),
@@ -80,7 +102,52 @@ internal sealed class TraceQlQuery
         _ => false,
     };
 
-    private static bool Compare(TqlComparison c, TraceView trace, SpanRef span)
+    /// <summary>
+    /// The filter in three values over a span's intrinsics: true or false when they decide it, null when it depends on
+    /// what is not known yet (a name, an attribute, the resource). The comparisons are those of <see cref="Compare"/>.
+    /// </summary>
+    private static bool? MayHold(TqlExpr expr, SpanIntrinsics span)
+    {
+        switch (expr)
+        {
+            case TqlAnd and:
+                {
+                    var left = MayHold(and.Left, span);
+                    if (left == false)
+                    {
+                        return false;
+                    }
+
+                    var right = MayHold(and.Right, span);
+                    return right == false ? false : left == true && right == true ? true : null;
+                }
+
+            case TqlOr or:
+                {
+                    var left = MayHold(or.Left, span);
+                    if (left == true)
+                    {
+                        return true;
+                    }
+
+                    var right = MayHold(or.Right, span);
+                    return right == true ? true : left == false && right == false ? false : null;
+                }
+
+            case TqlComparison c:
+                return c.Field.Kind switch
+                {
+                    TqlFieldKind.Status => c.Op == TqlOp.Eq ? span.Status == c.Value.Status : span.Status != c.Value.Status,
+                    TqlFieldKind.Kind => c.Op == TqlOp.Eq ? span.Kind == c.Value.SpanKind : span.Kind != c.Value.SpanKind,
+                    TqlFieldKind.Duration => CompareNumber((double)span.DurationNanos, c.Value.Int, c.Op),
+                    _ => null,
+                };
+            default:
+                return false;
+        }
+    }
+
+    private static bool Compare(TqlComparison c, TraceView? trace, SpanRef span)
     {
         var s = span.Span;
         switch (c.Field.Kind)
@@ -90,9 +157,9 @@ internal sealed class TraceQlQuery
             case TqlFieldKind.StatusMessage:
                 return CompareString(s.Status.Message, c);
             case TqlFieldKind.RootName:
-                return CompareString(trace.RootName, c);
+                return CompareString(trace!.RootName, c);
             case TqlFieldKind.RootServiceName:
-                return CompareString(trace.RootServiceName, c);
+                return CompareString(trace!.RootServiceName, c);
             case TqlFieldKind.Status:
                 return c.Op == TqlOp.Eq ? s.Status.Code == c.Value.Status : s.Status.Code != c.Value.Status;
             case TqlFieldKind.Kind:
@@ -100,7 +167,7 @@ internal sealed class TraceQlQuery
             case TqlFieldKind.Duration:
                 return CompareNumber((double)span.DurationNanos, c.Value.Int, c.Op);
             case TqlFieldKind.TraceDuration:
-                return CompareNumber((double)trace.DurationNanos, c.Value.Int, c.Op);
+                return CompareNumber((double)trace!.DurationNanos, c.Value.Int, c.Op);
             default:
                 return c.Field.Scope switch
                 {
