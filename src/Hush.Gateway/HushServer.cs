@@ -449,7 +449,7 @@ public sealed class HushServer : IAsyncDisposable
                         store.Id,
                         config.DataDir,
                         store.KekFile,
-                        new Hush.Store.Storage.StoreOptions { Retention = store.Retention, TenantRetention = store.TenantRetention, SegmentMaxBytes = store.SegmentMaxBytes },
+                        store.StoreOptions(),
                         new Hush.Store.Journal.JournalOptions(MaxTotalBytes: store.JournalMaxBytes),
                         metrics,
                         loggerFactory,

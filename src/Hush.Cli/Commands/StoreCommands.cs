@@ -270,12 +270,13 @@ internal static class StoreCommands
             return 1;
         }
 
-        var kekFile = config.Pipeline.Exporters.OfType<StoreExporterConfig>().FirstOrDefault()?.KekFile;
+        var storeConfig = config.Pipeline.Exporters.OfType<StoreExporterConfig>().FirstOrDefault();
+        var kekFile = storeConfig?.KekFile;
         try
         {
             using var ownership = StoreLock.Acquire(config.DataDir);
             using var kek = KeyEncryptionKey.Load(config.DataDir, kekFile, Environment.GetEnvironmentVariable, out _);
-            using var store = TraceStore.Open(config.DataDir, kek);
+            using var store = TraceStore.Open(config.DataDir, kek, storeConfig?.StoreOptions());
             return action(store, config);
         }
         catch (Exception ex) when (ex is IOException or KeyStoreException or TokenVaultException or UnauthorizedAccessException or InvalidOperationException)

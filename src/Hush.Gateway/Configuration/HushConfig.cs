@@ -142,6 +142,21 @@ public sealed record StoreExporterConfig(string Id) : ExporterConfig(Id)
 
     /// <summary><c>kek_file</c>: a mounted key-encryption key (base64 of 32 bytes); else <c>HUSH_STORE_KEK</c>, else <c>{data_dir}/keys/kek.key</c>.</summary>
     public string? KekFile { get; init; }
+
+    /// <summary>
+    /// <c>block_max_spans</c>: spans per block at most (default 256). A trace-by-id read decompresses its whole block,
+    /// so smaller blocks answer faster; larger ones compress better and index fewer rows.
+    /// </summary>
+    public int BlockMaxSpans { get; init; } = 256;
+
+    /// <summary>The store's options from this section (the server and the store commands open it alike).</summary>
+    internal Hush.Store.Storage.StoreOptions StoreOptions() => new()
+    {
+        Retention = Retention,
+        TenantRetention = TenantRetention,
+        SegmentMaxBytes = SegmentMaxBytes,
+        BlockMaxSpans = BlockMaxSpans,
+    };
 }
 
 /// <summary><c>exporters.nop</c>: drops everything.</summary>

@@ -420,6 +420,7 @@ public static class HushConfigLoader
         tenantsReader.Finish();
         var segment = reader.Size("segment_max_size", 64L << 20, 1L << 20, 4L << 30);
         var journal = reader.Size("journal_max_size", 1L << 30, 16L << 20, 1L << 40);
+        var blockSpans = reader.Int("block_max_spans", 256, 16, 8192);
         var kek = reader.String("kek_file");
         if (kek is not null)
         {
@@ -427,7 +428,7 @@ public static class HushConfigLoader
         }
 
         reader.Finish();
-        return new StoreExporterConfig(id) { Retention = retention, TenantRetention = tenants, SegmentMaxBytes = segment, JournalMaxBytes = journal, KekFile = kek };
+        return new StoreExporterConfig(id) { Retention = retention, TenantRetention = tenants, SegmentMaxBytes = segment, JournalMaxBytes = journal, KekFile = kek, BlockMaxSpans = blockSpans };
     }
 
     private static ExporterConfig BindExporter(string id, MapReader reader)

@@ -27,6 +27,7 @@ public sealed class HushConfigLoaderTests
         var exporter = Assert.Single(config.Pipeline.Exporters);
         var store = Assert.IsType<StoreExporterConfig>(exporter);
         Assert.Equal(TimeSpan.FromDays(7), store.Retention);
+        Assert.Equal(256, store.BlockMaxSpans);
         Assert.Null(store.KekFile);
         Assert.Equal(131_072, config.Pipeline.QueueCapacitySpans);
     }
@@ -214,6 +215,28 @@ public sealed class HushConfigLoaderTests
         Assert.Contains("'exporters.otlphttp.endpoint' must be an absolute http or https URL", all, StringComparison.Ordinal);
         Assert.DoesNotContain("PLANTED", all, StringComparison.Ordinal);
         Assert.DoesNotContain("secret-value", all, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("64", null)]
+    [InlineData("8", "'exporters.store.block_max_spans' must be from 16 to 8192")]
+    [InlineData("100000", "'exporters.store.block_max_spans' must be from 16 to 8192")]
+    [InlineData("many", "'exporters.store.block_max_spans' must be a whole number")]
+    public void LoadYaml_StoreBlockMaxSpans_BoundedWholeNumber(string value, string? expected)
+    {
+        var yaml = $"receivers:\n  otlp:\n    protocols:\n      http: {{ endpoint: 127.0.0.1:0 }}\nexporters:\n  store: {{ block_max_spans: {value} }}\nservice:\n  pipelines:\n    traces: {{ receivers: [otlp], exporters: [store] }}\n";
+
+        var result = HushConfigLoader.LoadYaml(yaml, NoEnvironment);
+
+        if (expected is null)
+        {
+            Assert.Empty(result.Errors);
+            Assert.Equal(64, Assert.IsType<StoreExporterConfig>(Assert.Single(result.Config!.Pipeline.Exporters)).StoreOptions().BlockMaxSpans);
+        }
+        else
+        {
+            Assert.Contains(result.Errors, e => e.Contains(expected, StringComparison.Ordinal));
+        }
     }
 
     [Theory]
