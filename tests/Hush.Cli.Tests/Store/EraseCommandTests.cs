@@ -3,7 +3,6 @@ using Hush.Otlp;
 using Hush.Store;
 using Hush.Store.Storage;
 using Hush.Store.Vault;
-using Microsoft.Data.Sqlite;
 
 namespace Hush.Cli.Tests.Store;
 
@@ -13,34 +12,9 @@ namespace Hush.Cli.Tests.Store;
 /// </summary>
 public sealed class EraseCommandTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("hush-erase-").FullName;
-    private readonly string _config;
+    private readonly StoreConfigDirectory _dir = new("hush-erase-");
 
-    public EraseCommandTests()
-    {
-        _config = Path.Combine(_directory, "hush.yaml");
-        File.WriteAllText(_config, $"""
-            receivers:
-              otlp:
-                protocols:
-                  http:
-                    endpoint: 127.0.0.1:0
-            exporters:
-              store: {"{}"}
-            service:
-              pipelines:
-                traces:
-                  receivers: [otlp]
-                  exporters: [store]
-              data_dir: {_directory}
-            """);
-    }
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _dir.Dispose();
 
     [Fact]
     public void EraseSubject_RemovesTheSpansCarryingItsTokens_AndItsVaultEntries()
@@ -48,7 +22,7 @@ public sealed class EraseCommandTests : IDisposable
         var (jane, john) = Seed();
 
         var output = new StringWriter();
-        Assert.True(StoreCommands.RunErase(_config, "acme", "jane@example.com", all: false, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
+        Assert.True(StoreCommands.RunErase(_dir.Config, "acme", "jane@example.com", all: false, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
 
         Assert.Contains("removed 1 spans", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("deleted 2 token vault entries", output.ToString(), StringComparison.Ordinal);
@@ -67,7 +41,7 @@ public sealed class EraseCommandTests : IDisposable
         var (jane, _) = Seed();
 
         var output = new StringWriter();
-        Assert.True(StoreCommands.RunErase(_config, "acme", null, all: true, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
+        Assert.True(StoreCommands.RunErase(_dir.Config, "acme", null, all: true, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
 
         Assert.Contains("3 token vault entries deleted", output.ToString(), StringComparison.Ordinal);
         WithVault((store, vault) =>
@@ -82,8 +56,8 @@ public sealed class EraseCommandTests : IDisposable
     [Fact]
     public void EraseSubject_OtherSpellingsOfTheSubject_TheirPseudonymsAreErasedToo()
     {
-        var loaded = Hush.Gateway.Configuration.HushConfigLoader.LoadFile(_config, new Dictionary<string, string?>());
-        var secret = Hush.Gateway.Privacy.PseudonymSecret.Load(loaded.Config!.Privacy, _directory, _ => null, out _);
+        var loaded = Hush.Gateway.Configuration.HushConfigLoader.LoadFile(_dir.Config, new Dictionary<string, string?>());
+        var secret = Hush.Gateway.Privacy.PseudonymSecret.Load(loaded.Config!.Privacy, _dir.Path, _ => null, out _);
         var pseudonymizer = new Hush.Privacy.Transforms.Pseudonymizer(new Hush.Privacy.DerivedPseudonymKeyProvider(secret).GetKey("acme"));
         WithVault((store, _) => store.Append("acme", Request(
             (1, pseudonymizer.Pseudonymize("email", "jane@example.com")),
@@ -91,7 +65,7 @@ public sealed class EraseCommandTests : IDisposable
             (3, pseudonymizer.Pseudonymize("email", "john@example.com")))));
 
         var output = new StringWriter();
-        Assert.True(StoreCommands.RunErase(_config, "acme", " Jane@Example.com", all: false, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
+        Assert.True(StoreCommands.RunErase(_dir.Config, "acme", " Jane@Example.com", all: false, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
 
         Assert.Contains("removed 2 spans", output.ToString(), StringComparison.Ordinal);
         WithVault((store, _) => Assert.Equal(1, store.Totals("acme").Spans));
@@ -116,7 +90,7 @@ public sealed class EraseCommandTests : IDisposable
 
         var output = new StringWriter();
         var error = new StringWriter();
-        Assert.Equal(1, StoreCommands.RunErase(_config, "acme", "jane@example.com", all: false, output, error, new Dictionary<string, string?>()));
+        Assert.Equal(1, StoreCommands.RunErase(_dir.Config, "acme", "jane@example.com", all: false, output, error, new Dictionary<string, string?>()));
 
         Assert.Contains("journal still holds 1 requests of tenant acme", error.ToString(), StringComparison.Ordinal);
         Assert.Contains("Nothing was erased", error.ToString(), StringComparison.Ordinal);
@@ -128,8 +102,8 @@ public sealed class EraseCommandTests : IDisposable
         });
 
         // The journal's records survive the check (the next start still replays them), and another tenant is not held up.
-        Assert.True(StoreCommands.RunErase(_config, "globex", "jane@example.com", all: false, output, error, new Dictionary<string, string?>()) == 1);
-        Assert.True(StoreCommands.RunErase(_config, "initech", "jane@example.com", all: false, output, error, new Dictionary<string, string?>()) == 0, error.ToString());
+        Assert.True(StoreCommands.RunErase(_dir.Config, "globex", "jane@example.com", all: false, output, error, new Dictionary<string, string?>()) == 1);
+        Assert.True(StoreCommands.RunErase(_dir.Config, "initech", "jane@example.com", all: false, output, error, new Dictionary<string, string?>()) == 0, error.ToString());
     }
 
     [Theory]
@@ -147,7 +121,7 @@ public sealed class EraseCommandTests : IDisposable
             WithVault((store, _) => store.Keys.Rotate("acme"));
         }
 
-        Assert.True(StoreCommands.RunKeys(action, _config, "acme", output, output, new Dictionary<string, string?>()) == 0, output.ToString());
+        Assert.True(StoreCommands.RunKeys(action, _dir.Config, "acme", output, output, new Dictionary<string, string?>()) == 0, output.ToString());
 
         Assert.Contains("tenant acme: token vault key sealed under key", output.ToString(), StringComparison.Ordinal);
         WithVault((store, vault) =>
@@ -161,7 +135,7 @@ public sealed class EraseCommandTests : IDisposable
         });
 
         output = new StringWriter();
-        Assert.True(StoreCommands.RunErase(_config, "acme", "jane@example.com", all: false, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
+        Assert.True(StoreCommands.RunErase(_dir.Config, "acme", "jane@example.com", all: false, output, output, new Dictionary<string, string?>()) == 0, output.ToString());
         Assert.Contains("deleted 2 token vault entries", output.ToString(), StringComparison.Ordinal);
         WithVault((_, vault) => Assert.True(vault.TryResolve("acme", john, out var _)));
     }
@@ -185,17 +159,17 @@ public sealed class EraseCommandTests : IDisposable
     /// <summary>Leaves one acknowledged, never released request of <paramref name="tenant"/> in the journal, as a crash would.</summary>
     private async Task JournalAsync(string tenant)
     {
-        using var kek = KeyEncryptionKey.Load(_directory, null, _ => null, out _);
-        using var keys = KeyRing.Open(_directory, kek);
-        await using var journal = Hush.Store.Journal.IngestJournal.Open(_directory, keys);
+        using var kek = KeyEncryptionKey.Load(_dir.Path, null, _ => null, out _);
+        using var keys = KeyRing.Open(_dir.Path, kek);
+        await using var journal = Hush.Store.Journal.IngestJournal.Open(_dir.Path, keys);
         await journal.AppendAsync(tenant, Request((9, "tok_journalled")), CancellationToken.None);
     }
 
     private void WithVault(Action<TraceStore, TokenVault> action)
     {
-        using var kek = KeyEncryptionKey.Load(_directory, null, _ => null, out _);
-        using var store = TraceStore.Open(_directory, kek);
-        using var vault = TokenVault.Open(_directory, store.Keys);
+        using var kek = KeyEncryptionKey.Load(_dir.Path, null, _ => null, out _);
+        using var store = TraceStore.Open(_dir.Path, kek);
+        using var vault = TokenVault.Open(_dir.Path, store.Keys);
         action(store, vault);
     }
 
