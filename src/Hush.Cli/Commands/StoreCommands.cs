@@ -140,26 +140,17 @@ internal static class StoreCommands
             var keys = new DerivedPseudonymKeyProvider(secret);
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
             var pseudonymizer = new Pseudonymizer(keys.GetKey(tenant));
-            var needles = PseudonymizedClasses(config).SelectMany(c => SubjectForms(subject!).Select(form => pseudonymizer.Pseudonymize(c, form))).Distinct(StringComparer.Ordinal).ToList();
+            var needles = PseudonymizedClasses(config).SelectMany(c => SubjectForms(subject!).Select(form => pseudonymizer.Pseudonymize(c, form))).ToList();
             needles.AddRange(vault.TokensOf(tenant, subject!));
-            long spans = 0;
-            var blocks = 0;
-            var unreadable = 0;
-            foreach (var needle in needles)
-            {
-                var removed = store.EraseMatching(tenant, needle);
-                spans += removed.Spans;
-                blocks += removed.Blocks;
-                unreadable = Math.Max(unreadable, removed.Unreadable);
-            }
+            var removed = store.EraseMatching(tenant, needles);
 
             // The spans first: an erasure cut short is run again and still finds the subject's tokens.
             var vaultEntries = vault.EraseSubject(tenant, subject!);
-            output.WriteLine($"tenant {tenant}: removed {spans} spans carrying the subject from {blocks} blocks; every other span of those blocks was kept; deleted {vaultEntries} token vault entries (its tokens no longer resolve)");
-            if (unreadable > 0)
+            output.WriteLine($"tenant {tenant}: removed {removed.Spans} spans carrying the subject from {removed.Blocks} blocks; every other span of those blocks was kept; deleted {vaultEntries} token vault entries (its tokens no longer resolve)");
+            if (removed.Unreadable > 0)
             {
                 // The vault entries are gone, so tokens in those blocks cannot be resolved; pseudonyms there remain.
-                error.WriteLine($"hush: INCOMPLETE: {unreadable} blocks of tenant {tenant} do not decrypt (corrupted or tampered with) and could not be searched; run 'hush store verify --tenant {tenant}'");
+                error.WriteLine($"hush: INCOMPLETE: {removed.Unreadable} blocks of tenant {tenant} do not decrypt (corrupted or tampered with) and could not be searched; run 'hush store verify --tenant {tenant}'");
                 return 1;
             }
 

@@ -355,14 +355,20 @@ public sealed class TraceStore : ITraceReader, IDisposable
     }
 
     /// <summary>
-    /// Removes every span of <paramref name="tenant"/> that carries <paramref name="needle"/> (a subject's pseudonym)
-    /// in its name, status message, attributes, events, links or resource: each affected block is rewritten without
-    /// those spans (a new block), and the old block is overwritten with zeros on disk. Nothing else is lost.
+    /// Removes every span of <paramref name="tenant"/> that carries any of <paramref name="needles"/> (a subject's
+    /// pseudonyms and tokens) in any string it has: each affected block is rewritten without those spans (a new block),
+    /// and the old block is overwritten with zeros on disk. Nothing else is lost. One pass over the tenant's blocks,
+    /// however many needles.
     /// </summary>
-    public RemovalReport EraseMatching(string tenant, string needle)
+    public RemovalReport EraseMatching(string tenant, params IReadOnlyList<string> needles)
     {
         ArgumentException.ThrowIfNullOrEmpty(tenant);
-        ArgumentException.ThrowIfNullOrEmpty(needle);
+        var needle = new Needles(needles);
+        if (needle.IsEmpty)
+        {
+            return new RemovalReport(0, 0, 0);
+        }
+
         var state = State(tenant);
         lock (state.Lock)
         {
@@ -1084,8 +1090,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
         return null;
     }
 
-    /// <summary>Removes every span carrying <paramref name="needle"/>; returns how many.</summary>
-    private static int RemoveCarrying(TraceRequest block, string needle)
+    /// <summary>Removes every span carrying any of <paramref name="needle"/>; returns how many.</summary>
+    private static int RemoveCarrying(TraceRequest block, Needles needle)
     {
         var removed = 0;
         for (var r = block.ResourceSpans.Count - 1; r >= 0; r--)
@@ -1111,7 +1117,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
     }
 
     /// <summary>Every string a span can carry, as the privacy stage reads them: names, messages, trace state, keys and values.</summary>
-    private static bool SpanCarries(Span span, string needle)
+    private static bool SpanCarries(Span span, Needles needle)
         => Has(span.Name, needle)
             || Has(span.Status.Message, needle)
             || Has(span.TraceState, needle)
@@ -1119,9 +1125,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
             || span.Events.Any(e => Has(e.Name, needle) || Carries(e.Attributes, needle))
             || span.Links.Any(l => Has(l.TraceState, needle) || Carries(l.Attributes, needle));
 
-    private static bool Has(string? text, string needle) => text is not null && text.Contains(needle, StringComparison.Ordinal);
+    private static bool Has(string? text, Needles needle) => needle.In(text);
 
-    private static bool Carries(List<KeyValue>? attributes, string needle)
+    private static bool Carries(List<KeyValue>? attributes, Needles needle)
     {
         if (attributes is null)
         {
@@ -1140,14 +1146,67 @@ public sealed class TraceStore : ITraceReader, IDisposable
     }
 
     /// <summary>Bytes values count too: the privacy stage keeps valid UTF-8 bytes as bytes after replacing inside them.</summary>
-    private static bool Carries(AnyValue value, string needle) => value.Kind switch
+    private static bool Carries(AnyValue value, Needles needle) => value.Kind switch
     {
         AnyValueKind.String => Has(value.StringValue, needle),
-        AnyValueKind.Bytes => value.BytesValue!.AsSpan().IndexOf(Encoding.UTF8.GetBytes(needle)) >= 0,
+        AnyValueKind.Bytes => needle.In(value.BytesValue!),
         AnyValueKind.Array => value.ArrayValue!.Any(v => Carries(v, needle)),
         AnyValueKind.KeyValueList => Carries(value.KeyValueListValue!, needle),
         _ => false,
     };
+
+    /// <summary>What an erasure looks for: each needle as text and, for UTF-8 bytes values, as bytes (encoded once).</summary>
+    private sealed class Needles
+    {
+        private readonly string[] _text;
+        private readonly byte[][] _utf8;
+
+        public Needles(IReadOnlyList<string> needles)
+        {
+            ArgumentNullException.ThrowIfNull(needles);
+            if (needles.Any(string.IsNullOrEmpty))
+            {
+                // An empty needle is in every string: it would erase the whole tenant.
+                throw new ArgumentException("a needle is empty", nameof(needles));
+            }
+
+            _text = [.. needles.Distinct(StringComparer.Ordinal)];
+            _utf8 = [.. _text.Select(Encoding.UTF8.GetBytes)];
+        }
+
+        public bool IsEmpty => _text.Length == 0;
+
+        public bool In(string? text)
+        {
+            if (text is null)
+            {
+                return false;
+            }
+
+            foreach (var needle in _text)
+            {
+                if (text.Contains(needle, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        public bool In(byte[] bytes)
+        {
+            foreach (var needle in _utf8)
+            {
+                if (bytes.AsSpan().IndexOf(needle) >= 0)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     private static IEnumerable<Span> Spans(TraceRequest traces)
         => traces.ResourceSpans.SelectMany(rs => rs.ScopeSpans).SelectMany(ss => ss.Spans);

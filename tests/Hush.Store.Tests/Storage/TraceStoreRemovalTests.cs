@@ -310,4 +310,22 @@ public sealed class TraceStoreRemovalTests : IDisposable
         Assert.Equal(new RemovalReport(0, 0, 0), store.EnforceRetention());
         Assert.True(store.Verify("acme").IsIntact);
     }
+
+    [Fact]
+    public async Task EraseMatching_SeveralNeedles_OnePassRewritesEachBlockOnce()
+    {
+        using var store = TraceStore.Open(_dir.Path, _kek);
+        store.Append("acme", Spans.Request("checkout",
+            Spans.Span(1, 1, attributes: [new("enduser.id", AnyValue.Of("psn_one"))]),
+            Spans.Span(2, 2, attributes: [new("user.email", AnyValue.Of("psn_two"))]),
+            Spans.Span(3, 3)));
+
+        Assert.Equal(new RemovalReport(0, 0, 0), store.EraseMatching("acme"));
+        Assert.Throws<ArgumentException>(() => store.EraseMatching("acme", "psn_one", string.Empty));
+        Assert.Equal(new RemovalReport(1, 2, 0), store.EraseMatching("acme", "psn_one", "psn_two", "psn_one"));
+
+        Assert.NotNull(await store.FindTraceAsync("acme", Spans.Trace(3), null, null, default));
+        Assert.Null(await store.FindTraceAsync("acme", Spans.Trace(1), null, null, default));
+        Assert.Null(await store.FindTraceAsync("acme", Spans.Trace(2), null, null, default));
+    }
 }
