@@ -250,6 +250,58 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public void HeadOfAnOlderBuild_OneUnpaddedLine_VerifiesAndIsRewrittenInPlace()
+    {
+        Write(2);
+        var (seq, hash) = (2L, ChainOf(Lines()));
+        var key = Hush.Gateway.Security.SecretFile.Read(AuditLog.KeyPathFor(_dataDir), 32, "audit key");
+        File.WriteAllText(HeadPath, $"{{\"v\":1,\"seq\":{seq},\"hash\":\"{Convert.ToHexStringLower(hash)}\",\"mac\":\"{Convert.ToHexStringLower(AuditLog.HeadMac(key, seq, hash))}\"}}\n");
+        Assert.True(AuditReader.Verify(_dataDir).Intact);
+
+        Write(1);
+
+        var result = AuditReader.Verify(_dataDir);
+        Assert.True(result.Intact, string.Join("; ", result.Problems));
+        Assert.Equal(256, new FileInfo(HeadPath).Length);
+        Assert.DoesNotContain("head_mismatch", File.ReadAllText(LogPath), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HeadLeftBehindTheLog_PowerFailureOrForeignAppend_ReportedAsRecordsPastTheHead()
+    {
+        Write(2);
+        var stale = File.ReadAllBytes(HeadPath);
+        Write(3);
+
+        // What a lost last flush of the head (or an appender without the key) leaves: a true head, three records short.
+        File.WriteAllBytes(HeadPath, stale);
+
+        var problem = Assert.Single(AuditReader.Verify(_dataDir).Problems);
+        Assert.Contains("continues 3 record(s) past the authenticated head at record 2", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LongLivedWriter_RecordAppendedBehindItsBack_RecordsTheMismatch()
+    {
+        // The server keeps one AuditLog for its lifetime and trusts the file's length to know its tail: a forged
+        // record appended in between changes the length, so the next group reads the tail and says so.
+        var server = AuditLog.Open(_dataDir, _clock);
+        server.Append(Entry(1));
+        server.Append(Entry(2));
+        File.AppendAllText(LogPath, AuditLog.Format(3, _clock.GetUtcNow(), Entry(66), ChainOf(Lines())) + "\n");
+
+        server.Append(Entry(3));
+
+        var lines = Lines();
+        Assert.Equal(5, lines.Count);
+        Assert.Contains("\"action\":\"audit.head_mismatch\"", lines[3], StringComparison.Ordinal);
+        Assert.True(AuditReader.Verify(_dataDir).Intact, "the chain goes on from the forged record, and the head is Hush's again");
+    }
+
+    private static byte[] ChainOf(IEnumerable<string> lines)
+        => lines.Aggregate(new byte[32], (prev, line) => AuditLog.Chain(prev, Encoding.UTF8.GetBytes(line)));
+
+    [Fact]
     public void DeletedHead_Detected()
     {
         Write(2);

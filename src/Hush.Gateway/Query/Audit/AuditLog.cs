@@ -48,7 +48,15 @@ internal sealed record AuditEntry
 /// rewriting it and recomputing every hash, does not match an authentic head. Thread-safe.
 /// </summary>
 /// <remarks>
-/// Format version 1. The field order of a line is fixed (see <see cref="Format"/>); change it only with a new "v".
+/// <para>Format version 1. The field order of a line is fixed (see <see cref="Format"/>); change it only with a new "v".</para>
+/// <para>
+/// Durability: a group's records are <c>fsync</c>ed before any of their callers is answered. The head is then
+/// overwritten in place (one 256-byte write, no rename) and flushed to disk at most once every
+/// <see cref="HeadSyncInterval"/>: other processes and a restart after <c>kill -9</c> see it at once (it is in the
+/// page cache), and only a power failure or kernel crash can leave the head on disk up to that long behind the log,
+/// which <c>hush audit verify</c> then reports as records past the head. Replacing the file atomically and
+/// flushing it for every group cost 0.6 ms of CPU per query and set the trace-by-id tail (docs/benchmarks.md).
+/// </para>
 /// </remarks>
 internal sealed class AuditLog
 {
@@ -63,6 +71,11 @@ internal sealed class AuditLog
     /// <summary>The tail read first: a record with its parameters is a few hundred bytes.</summary>
     private const int ShortTailBytes = 4 * 1024;
 
+    /// <summary>
+    /// The head's size on disk: one record padded with spaces, written in place at offset 0, inside the first sector.
+    /// </summary>
+    private const int HeadBytes = 256;
+
     private static readonly byte[] HeadContext = "hush-audit-head-v1\0"u8.ToArray();
     private static readonly byte[] RedactContext = "hush-audit-redact-v1\0"u8.ToArray();
 
@@ -71,6 +84,9 @@ internal sealed class AuditLog
     private readonly TimeProvider _time;
     private long _seq;
     private byte[] _hash;
+    private long _logLength = -1;
+    private long _headSyncedAt = long.MinValue;
+    private ITimer? _headSyncTimer;
     private bool _headMismatch;
     private List<PendingEntry> _pending = [];
     private bool _committing;
@@ -231,13 +247,19 @@ internal sealed class AuditLog
         // Another process (the CLI's audited commands, a second server on the same data dir) may append too: the
         // file lock orders writers, and the chain continues from the file's tail, not from memory.
         using var stream = OpenExclusive();
-        var (seq, hash) = ReadTail(stream, LogPath);
-        if (seq != _seq || !CryptographicOperations.FixedTimeEquals(hash, _hash))
+        if (stream.Length != _logLength)
         {
-            // Legitimate when that writer also moved the authenticated head to the same place; tampering otherwise.
-            _headMismatch |= !HeadMatches(seq, hash);
-            (_seq, _hash) = (seq, hash);
+            // Not where this writer left it (or the first group): find the chain's end on disk.
+            var (seq, hash) = ReadTail(stream, LogPath);
+            if (seq != _seq || !CryptographicOperations.FixedTimeEquals(hash, _hash))
+            {
+                // Legitimate when that writer also moved the authenticated head to the same place; tampering otherwise.
+                _headMismatch |= !HeadMatches(seq, hash);
+                (_seq, _hash) = (seq, hash);
+            }
         }
+
+        _logLength = -1;
 
         if (_headMismatch)
         {
@@ -252,8 +274,39 @@ internal sealed class AuditLog
         }
 
         stream.Flush(flushToDisk: true);
-        WriteHead(HeadPath, _key, _seq, _hash);
+        var now = _time.GetTimestamp();
+        var sync = _headSyncedAt == long.MinValue || _time.GetElapsedTime(_headSyncedAt, now) >= HeadSyncInterval;
+        WriteHead(HeadPath, _key, _seq, _hash, sync);
+        if (sync)
+        {
+            _headSyncedAt = now;
+        }
+        else
+        {
+            // A quiet spell after this group must not leave the head unflushed for the kernel's writeback delay.
+            _headSyncTimer ??= _time.CreateTimer(_ => SyncHead(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _headSyncTimer.Change(HeadSyncInterval, Timeout.InfiniteTimeSpan);
+        }
+
+        _logLength = stream.Length;
     }
+
+    /// <summary>Flushes the head written last to disk (the timer's work after a group that did not).</summary>
+    private void SyncHead()
+    {
+        try
+        {
+            using var stream = new FileStream(HeadPath, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Write, Share = FileShare.ReadWrite, BufferSize = 0 });
+            stream.Flush(flushToDisk: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The next group's write reports a head that cannot be written; this flush is a best effort on top.
+        }
+    }
+
+    /// <summary>How long the head on disk may lag the (always durable) log after a power failure.</summary>
+    internal static TimeSpan HeadSyncInterval { get; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Writes one record after the last (not yet flushed) and moves the in-memory chain.</summary>
     private void Write(FileStream stream, AuditEntry entry)
@@ -349,10 +402,35 @@ internal sealed class AuditLog
         return HMACSHA256.HashData(key, input);
     }
 
-    private static void WriteHead(string path, byte[] key, long seq, byte[] hash)
+    /// <summary>
+    /// Overwrites the head in place, padded to <see cref="HeadBytes"/>; flushes it to disk when <paramref name="sync"/>.
+    /// The first head of a log is created atomically and durably (its directory entry must survive a crash too).
+    /// </summary>
+    private static void WriteHead(string path, byte[] key, long seq, byte[] hash, bool sync)
     {
-        var text = $"{{\"v\":{FormatVersion},\"seq\":{seq},\"hash\":\"{Convert.ToHexStringLower(hash)}\",\"mac\":\"{Convert.ToHexStringLower(HeadMac(key, seq, hash))}\"}}\n";
-        OwnerOnlyFile.Replace(path, Encoding.ASCII.GetBytes(text));
+        var text = $"{{\"v\":{FormatVersion},\"seq\":{seq},\"hash\":\"{Convert.ToHexStringLower(hash)}\",\"mac\":\"{Convert.ToHexStringLower(HeadMac(key, seq, hash))}\"}}";
+        Span<byte> record = stackalloc byte[HeadBytes];
+        record.Fill((byte)' ');
+        record[^1] = (byte)'\n';
+        Encoding.ASCII.GetBytes(text, record);
+        if (!File.Exists(path))
+        {
+            OwnerOnlyFile.Replace(path, record);
+            return;
+        }
+
+        using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Write, Share = FileShare.ReadWrite, BufferSize = 0 });
+        RandomAccess.Write(stream.SafeFileHandle, record, 0);
+        if (stream.Length != HeadBytes)
+        {
+            // A head of an older build (one unpadded line) or one replaced by hand.
+            stream.SetLength(HeadBytes);
+        }
+
+        if (sync)
+        {
+            stream.Flush(flushToDisk: true);
+        }
     }
 
     /// <summary>The authentic head, or null when it is missing, unreadable or its MAC does not verify.</summary>

@@ -33,7 +33,16 @@ internal static class AuditReader
         }
 
         var key = SecretFile.Read(keyPath, 32, "audit key");
+        var head = AuditLog.ReadHead(headPath, key);
+        for (var retry = 0; head is null && retry < 3 && File.Exists(headPath); retry++)
+        {
+            // The head is overwritten in place: a read racing a running server's write can see half of it.
+            Thread.Sleep(20);
+            head = AuditLog.ReadHead(headPath, key);
+        }
+
         var hash = new byte[32];
+        byte[]? hashAtHead = head is { Seq: 0 } ? hash : null;
         long seq = 0;
         var lineNumber = 0;
         if (File.Exists(logPath))
@@ -76,10 +85,13 @@ internal static class AuditReader
                 // Resynchronize on the record's own prev, so one tampering is reported once, where it is.
                 hash = AuditLog.Chain(prev, Encoding.UTF8.GetBytes(line));
                 seq = recordSeq;
+                if (head is { } anchor && seq == anchor.Seq)
+                {
+                    hashAtHead = hash;
+                }
             }
         }
 
-        var head = AuditLog.ReadHead(headPath, key);
         if (head is not { } h)
         {
             if (lineNumber > 0 || File.Exists(headPath))
@@ -91,7 +103,10 @@ internal static class AuditReader
         {
             problems.Add(h.Seq > seq
                 ? $"the log ends at record {seq} but the authenticated head is at record {h.Seq}: records were deleted from the end"
-                : $"the log does not end where the authenticated head says (head at record {h.Seq}, log at {seq}): the log was edited, extended or rewritten");
+                : hashAtHead is not null && CryptographicOperations.FixedTimeEquals(h.Hash, hashAtHead)
+                    ? $"the log continues {seq - h.Seq} record(s) past the authenticated head at record {h.Seq}: appended by something other than Hush, "
+                        + $"or the head's last flush was lost to a power failure or OS crash (the head on disk may lag the log by {AuditLog.HeadSyncInterval.TotalSeconds:0.#} s of records)"
+                    : $"the log does not end where the authenticated head says (head at record {h.Seq}, log at {seq}): the log was edited, extended or rewritten");
         }
 
         CryptographicOperations.ZeroMemory(key);
