@@ -380,6 +380,50 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public void Tail_OfALogManyChunksLong_SameAnswerAsReadingItForwards()
+    {
+        // ~700 records of 300-1,300 bytes: about 25 of the reader's 64 KB chunks, lines straddling their edges.
+        var log = AuditLog.Open(_dataDir, _clock);
+        var random = new Random(7);
+        for (var i = 0; i < 700; i++)
+        {
+            log.Append(Entry(i % 7) with { Action = i % 3 == 0 ? "resolve" : "search", Parameters = [new("q", new string('x', random.Next(0, 1_000)))] });
+        }
+
+        var forwards = Lines().Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        foreach (var (count, identity, action) in new (int, string?, string?)[] { (1, null, null), (5, null, null), (300, null, null), (1_000, null, null), (40, "apikey:k3", null), (40, null, "resolve"), (30, "apikey:k2", "resolve"), (10, "apikey:nobody", null) })
+        {
+            var expected = forwards
+                .Where(r => (identity is null || r.GetProperty("identity").GetString() == identity) && (action is null || r.GetProperty("action").GetString() == action))
+                .TakeLast(count)
+                .Select(r => r.GetProperty("seq").GetInt64());
+
+            Assert.Equal(expected, AuditReader.Tail(_dataDir, count, identity, action).Select(r => r.GetProperty("seq").GetInt64()));
+        }
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("\n\n")]
+    [InlineData("one")]
+    [InlineData("one\n")]
+    [InlineData("\none\ntwo")]
+    [InlineData("one\n\ntwo\nthree\n")]
+    [InlineData("a-line-longer-than-one-chunk\nb\n")]
+    public void LinesFromTheEnd_EveryLineOnceLastFirst_WhateverTheChunkSize(string text)
+    {
+        var expected = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Reverse().ToList();
+        for (var chunk = 1; chunk <= text.Length + 1; chunk++)
+        {
+            using var stream = new MemoryStream(Encoding.UTF8.GetBytes(text));
+
+            var lines = AuditReader.LinesFromTheEnd(stream, chunk).Select(l => Encoding.UTF8.GetString(l.Span)).ToList();
+
+            Assert.Equal(expected, lines);
+        }
+    }
+
+    [Fact]
     public void Redact_IsKeyedAndStable()
     {
         var log = AuditLog.Open(_dataDir, _clock);
