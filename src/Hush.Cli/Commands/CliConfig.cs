@@ -33,7 +33,7 @@ internal static class CliConfig
     {
         try
         {
-            AuditLog.Open(config.DataDir).Append(entry);
+            AuditLog.Open(config.DataDir, rotateBytes: config.Query.Audit.RotateBytes).Append(entry);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)

@@ -24,6 +24,20 @@ public sealed record QueryConfig
 
     /// <summary><c>query.limits</c>.</summary>
     public QueryLimitsConfig Limits { get; init; } = new();
+
+    /// <summary><c>query.audit</c>.</summary>
+    public QueryAuditConfig Audit { get; init; } = new();
+}
+
+/// <summary><c>query.audit</c>: how the audit log's files are kept (what is audited has no switch).</summary>
+public sealed record QueryAuditConfig
+{
+    /// <summary>
+    /// <c>rotate_megabytes</c>: the live <c>audit.log</c> is renamed <c>audit.{first}-{last}.log</c> once it reaches this
+    /// size, and the chain goes on in a new file (default 256 MiB). Hush never deletes a rotated file: archiving them is
+    /// the operator's job, and <c>hush audit verify</c> reports records missing from the start of the chain.
+    /// </summary>
+    public long RotateBytes { get; init; } = Query.Audit.AuditLog.DefaultRotateBytes;
 }
 
 /// <summary><c>query.auth</c>: API keys (always), JWT bearer (when configured), dev mode on loopback.</summary>

@@ -110,7 +110,7 @@ internal sealed partial class QueryApi : IDisposable
         JwtValidator? jwt = auth.Jwt is { } jwtConfig ? new JwtValidator(jwtConfig, time, loggerFactory.CreateLogger<JwtValidator>(), jwksHandler) : null;
         try
         {
-            var audit = AuditLog.Open(config.DataDir, time);
+            var audit = AuditLog.Open(config.DataDir, time, config.Query.Audit.RotateBytes);
             return new QueryApi(config.Query, config.DataDir, reader, vault, audit, new QueryAuthenticator(auth, keys, jwt), time, loggerFactory.CreateLogger<QueryApi>(), jwt, metrics);
         }
         catch

@@ -153,7 +153,7 @@ public sealed class AuditLogTests : IDisposable
         var result = AuditReader.Verify(_dataDir);
 
         Assert.False(result.Intact);
-        Assert.Contains(result.Problems, p => p.StartsWith("line 4:", StringComparison.Ordinal));
+        Assert.Contains(result.Problems, p => p.StartsWith("audit.log line 4:", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -209,7 +209,7 @@ public sealed class AuditLogTests : IDisposable
         var result = AuditReader.Verify(_dataDir);
 
         Assert.False(result.Intact);
-        Assert.Contains(result.Problems, p => p.StartsWith("line 4:", StringComparison.Ordinal));
+        Assert.Contains(result.Problems, p => p.StartsWith("audit.log line 4:", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -421,6 +421,81 @@ public sealed class AuditLogTests : IDisposable
 
             Assert.Equal(expected, lines);
         }
+    }
+
+    private string[] Rotated() => AuditLog.RotatedFiles(AuditLog.DirectoryFor(_dataDir));
+
+    private AuditLog WriteRotating(int records, long rotateBytes = 2_000)
+    {
+        var log = AuditLog.Open(_dataDir, _clock, rotateBytes);
+        for (var i = 0; i < records; i++)
+        {
+            log.Append(Entry(i));
+        }
+
+        return log;
+    }
+
+    [Fact]
+    public void Rotation_OneChainAcrossFiles_VerifiedTailedAndContinuedByAnotherWriter()
+    {
+        var log = WriteRotating(30);
+        var total = 30;
+        while (File.Exists(LogPath) && total < 60)
+        {
+            // Stop right after a rotation: no live file at all.
+            log.Append(Entry(total++));
+        }
+
+        var rotated = Rotated();
+        Assert.False(File.Exists(LogPath));
+        Assert.True(rotated.Length >= 3, $"{rotated.Length} rotated files");
+        Assert.All(rotated, f => Assert.Matches(@"audit\.\d{12}-\d{12}\.log$", f));
+        Assert.StartsWith("audit.000000000001-", Path.GetFileName(rotated[0]), StringComparison.Ordinal);
+        var result = AuditReader.Verify(_dataDir);
+        Assert.True(result.Intact, string.Join("; ", result.Problems));
+        Assert.Equal(total, result.Records);
+        Assert.Equal(Enumerable.Range(total - 11, 12).Select(i => (long)i), AuditReader.Tail(_dataDir, 12).Select(r => r.GetProperty("seq").GetInt64()));
+
+        // A second writer (the CLI) opening now goes on from the last rotated record.
+        AuditLog.Open(_dataDir, _clock, 2_000).Append(Entry(99));
+
+        result = AuditReader.Verify(_dataDir);
+        Assert.True(result.Intact, string.Join("; ", result.Problems));
+        Assert.Equal(total + 1, result.Records);
+        Assert.Equal(total + 1, AuditReader.Tail(_dataDir, 1).Single().GetProperty("seq").GetInt64());
+
+        // And the first writer, which rotated, continues the chain after it.
+        log.Append(Entry(100));
+        Assert.True(AuditReader.Verify(_dataDir).Intact);
+        Assert.All(Rotated().Append(LogPath).Where(File.Exists), f => Assert.DoesNotContain("head_mismatch", File.ReadAllText(f), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Rotation_RecordEditedInARotatedFile_DetectedThere()
+    {
+        WriteRotating(20);
+        var first = Rotated()[0];
+        var lines = File.ReadAllLines(first);
+        lines[1] = lines[1].Replace("\"decision\":\"allow\"", "\"decision\":\"deny\"", StringComparison.Ordinal);
+        File.WriteAllText(first, string.Join("\n", lines) + "\n");
+
+        var problem = Assert.Single(AuditReader.Verify(_dataDir).Problems);
+
+        Assert.StartsWith(Path.GetFileName(first) + " line 3: its prev hash does not match", problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void Rotation_RotatedFileRemoved_Detected(int which)
+    {
+        WriteRotating(30);
+        File.Delete(Rotated()[which]);
+
+        var problems = AuditReader.Verify(_dataDir).Problems;
+
+        Assert.Contains(problems, p => p.Contains("was expected", StringComparison.Ordinal) && p.Contains("or a rotated file is missing", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -86,6 +86,17 @@ public sealed class QueryConfigTests
     }
 
     [Fact]
+    public void AuditRotation_DefaultsTo256MiB_BindsAndRangeChecks()
+    {
+        Assert.Equal(256L << 20, Load(string.Empty).Config!.Query.Audit.RotateBytes);
+        Assert.Equal(8L << 20, Load("query: { audit: { rotate_megabytes: 8 } }").Config!.Query.Audit.RotateBytes);
+
+        var result = Load("query: { audit: { rotate_megabytes: 0 } }");
+
+        Assert.Contains(result.Errors, e => e.StartsWith("'query.audit.rotate_megabytes'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Mistakes_AllReportedWithKeys()
     {
         var result = Load("""
@@ -100,7 +111,7 @@ public sealed class QueryConfigTests
             """);
 
         Assert.False(result.IsValid);
-        Assert.Contains(result.Errors, e => e.StartsWith("'query.audit' is not a known key", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith("'query.audit.enabled' is not a known key", StringComparison.Ordinal));
         Assert.Contains(result.Errors, e => e.StartsWith("'query.auth.mode' must be dev or required", StringComparison.Ordinal));
         Assert.Contains(result.Errors, e => e.StartsWith("'query.auth.jwt.audience' is required", StringComparison.Ordinal));
         Assert.Contains(result.Errors, e => e.StartsWith("'query.limits.max_search_limit'", StringComparison.Ordinal));

@@ -64,11 +64,15 @@ internal static class QueryBinder
             MinJustificationChars = limits.Int("min_justification_chars", 20, 1, 1_000),
         };
         limits.Finish();
+        var audit = query.Map("audit");
+        var rotateMegabytes = audit.Int("rotate_megabytes", (int)(Query.Audit.AuditLog.DefaultRotateBytes >> 20), 1, 1_048_576);
+        audit.Finish();
         query.Finish();
         return new QueryConfig
         {
             Auth = new QueryAuthConfig { Mode = mode, ApiKeyFile = keyFile, Jwt = jwt, RoleClaim = roleClaim, TenantHeader = header.Trim() },
             Limits = bound,
+            Audit = new QueryAuditConfig { RotateBytes = (long)rotateMegabytes << 20 },
         };
     }
 }

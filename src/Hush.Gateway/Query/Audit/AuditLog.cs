@@ -71,6 +71,9 @@ internal sealed class AuditLog
     /// <summary>The tail read first: a record with its parameters is a few hundred bytes.</summary>
     private const int ShortTailBytes = 4 * 1024;
 
+    /// <summary>The live file's default rotation size (<c>query.audit.rotate_megabytes</c>: 256).</summary>
+    public const long DefaultRotateBytes = 256L * 1024 * 1024;
+
     /// <summary>
     /// The head's size on disk: one record padded with spaces, written in place at offset 0, inside the first sector.
     /// </summary>
@@ -84,6 +87,7 @@ internal sealed class AuditLog
     private readonly TimeProvider _time;
     private long _seq;
     private byte[] _hash;
+    private readonly long _rotateBytes;
     private long _logLength = -1;
     private long _headSyncedAt = long.MinValue;
     private ITimer? _headSyncTimer;
@@ -91,21 +95,17 @@ internal sealed class AuditLog
     private List<PendingEntry> _pending = [];
     private bool _committing;
 
-    private AuditLog(string directory, byte[] key, TimeProvider time)
+    private AuditLog(string directory, byte[] key, TimeProvider time, long rotateBytes)
     {
         LogPath = Path.Combine(directory, "audit.log");
         HeadPath = Path.Combine(directory, "audit.head");
         _key = key;
         _time = time;
+        _rotateBytes = rotateBytes;
         _hash = new byte[32];
         try
         {
-            if (File.Exists(LogPath))
-            {
-                using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                (_seq, _hash) = ReadTail(stream, LogPath);
-            }
-
+            (_seq, _hash) = ReadChainEnd(directory, LogPath, live: null);
             _headMismatch = !HeadMatches(_seq, _hash);
         }
         catch (IOException)
@@ -126,12 +126,16 @@ internal sealed class AuditLog
     public static string KeyPathFor(string dataDir) => Path.Combine(dataDir, "keys", "audit.key");
 
     /// <summary>Opens (or starts) the log of <paramref name="dataDir"/>, creating its key on first use.</summary>
-    public static AuditLog Open(string dataDir, TimeProvider? time = null)
+    /// <param name="dataDir">The data directory.</param>
+    /// <param name="time">The clock (the system's by default).</param>
+    /// <param name="rotateBytes">The live file's size at which it is closed and renamed (<see cref="RotatedName"/>); the chain goes on in a new one.</param>
+    public static AuditLog Open(string dataDir, TimeProvider? time = null, long rotateBytes = DefaultRotateBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rotateBytes, 1);
         var key = SecretFile.ReadOrCreate(KeyPathFor(dataDir), KeyBytes, "audit key");
         var directory = DirectoryFor(dataDir);
         OwnerOnlyFile.EnsureDirectory(Path.Combine(directory, "audit.log"));
-        return new AuditLog(directory, key, time ?? TimeProvider.System);
+        return new AuditLog(directory, key, time ?? TimeProvider.System, rotateBytes);
     }
 
     /// <summary>
@@ -250,7 +254,7 @@ internal sealed class AuditLog
         if (stream.Length != _logLength)
         {
             // Not where this writer left it (or the first group): find the chain's end on disk.
-            var (seq, hash) = ReadTail(stream, LogPath);
+            var (seq, hash) = ReadChainEnd(Path.GetDirectoryName(LogPath)!, LogPath, stream);
             if (seq != _seq || !CryptographicOperations.FixedTimeEquals(hash, _hash))
             {
                 // Legitimate when that writer also moved the authenticated head to the same place; tampering otherwise.
@@ -289,6 +293,86 @@ internal sealed class AuditLog
         }
 
         _logLength = stream.Length;
+        if (_logLength >= _rotateBytes && !OperatingSystem.IsWindows())
+        {
+            // Renamed while this writer still holds the lock, so no other writer appends to the old file meanwhile;
+            // the next group (of any writer) starts a new live file whose first record chains from this one's last.
+            try
+            {
+                File.Move(LogPath, Path.Combine(Path.GetDirectoryName(LogPath)!, RotatedName(FirstSeq(stream, _seq), _seq)), overwrite: false);
+                _logLength = 0;
+            }
+            catch (IOException)
+            {
+                // The records are durable either way; the live file stays live and the next group tries again.
+            }
+        }
+    }
+
+    /// <summary>The name a full live file takes: its first and last seq, zero-padded, so names sort in chain order.</summary>
+    internal static string RotatedName(long firstSeq, long lastSeq) => $"audit.{firstSeq:D12}-{lastSeq:D12}.log";
+
+    /// <summary>The rotated files of <paramref name="directory"/>, oldest first.</summary>
+    internal static string[] RotatedFiles(string directory)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return [];
+        }
+
+        var files = Directory.GetFiles(directory, "audit.*-*.log");
+        Array.Sort(files, StringComparer.Ordinal);
+        return files;
+    }
+
+    /// <summary>
+    /// The seq and hash the next record chains from: the live file's last record, or, when it is empty or missing
+    /// (just rotated), the newest rotated file's; zero for a log never written.
+    /// </summary>
+    private static (long Seq, byte[] Hash) ReadChainEnd(string directory, string logPath, FileStream? live)
+    {
+        if (live is { Length: > 0 })
+        {
+            return ReadTail(live, logPath);
+        }
+
+        if (live is null && File.Exists(logPath))
+        {
+            using var stream = new FileStream(logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            if (stream.Length > 0)
+            {
+                return ReadTail(stream, logPath);
+            }
+        }
+
+        var rotated = RotatedFiles(directory);
+        if (rotated.Length == 0)
+        {
+            return (0, new byte[32]);
+        }
+
+        using var newest = new FileStream(rotated[^1], FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return ReadTail(newest, rotated[^1]);
+    }
+
+    /// <summary>The seq of the first record of <paramref name="stream"/> (a live file about to be rotated).</summary>
+    private static long FirstSeq(FileStream stream, long lastSeq)
+    {
+        stream.Seek(0, SeekOrigin.Begin);
+        var head = new byte[(int)Math.Min(stream.Length, TailBytes)];
+        stream.ReadExactly(head);
+        var line = head.AsSpan();
+        var newline = line.IndexOf((byte)'\n');
+        try
+        {
+            using var doc = JsonDocument.Parse(head.AsMemory(0, newline < 0 ? head.Length : newline));
+            return doc.RootElement.GetProperty("seq").GetInt64();
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            // A damaged first record (verify reports it): the name still sorts after every earlier file.
+            return lastSeq;
+        }
     }
 
     /// <summary>Flushes the head written last to disk (the timer's work after a group that did not).</summary>

@@ -24,7 +24,6 @@ internal static class AuditReader
     public static AuditVerifyResult Verify(string dataDir)
     {
         var problems = new List<string>();
-        var logPath = Path.Combine(AuditLog.DirectoryFor(dataDir), "audit.log");
         var headPath = Path.Combine(AuditLog.DirectoryFor(dataDir), "audit.head");
         var keyPath = AuditLog.KeyPathFor(dataDir);
         if (!File.Exists(keyPath))
@@ -45,14 +44,20 @@ internal static class AuditReader
         byte[]? hashAtHead = head is { Seq: 0 } ? hash : null;
         long seq = 0;
         var lineNumber = 0;
-        if (File.Exists(logPath))
+        var listed = true;
+        foreach (var file in ChainFiles(dataDir))
         {
-            foreach (var line in File.ReadLines(logPath, Encoding.UTF8))
+            // Rotated files first, oldest first, then the live one: one chain across them all.
+            var name = Path.GetFileName(file);
+            var fileLine = 0;
+            foreach (var line in File.ReadLines(file, Encoding.UTF8))
             {
                 lineNumber++;
+                fileLine++;
                 if (problems.Count >= MaxProblems)
                 {
                     problems.Add("(further problems not listed)");
+                    listed = false;
                     break;
                 }
 
@@ -66,7 +71,7 @@ internal static class AuditReader
                 }
                 catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
                 {
-                    problems.Add($"line {lineNumber}: not an audit record (edited or damaged)");
+                    problems.Add($"{name} line {fileLine}: not an audit record (edited or damaged)");
                     hash = AuditLog.Chain(hash, Encoding.UTF8.GetBytes(line));
                     seq++;
                     continue;
@@ -74,12 +79,13 @@ internal static class AuditReader
 
                 if (recordSeq != seq + 1)
                 {
-                    problems.Add($"line {lineNumber}: record seq {recordSeq} where {seq + 1} was expected (a record was deleted, inserted or reordered)");
+                    problems.Add($"{name} line {fileLine}: record seq {recordSeq} where {seq + 1} was expected (a record was deleted, inserted or reordered"
+                        + (fileLine == 1 && seq + 1 < recordSeq ? ", or a rotated file is missing" : string.Empty) + ")");
                 }
 
                 if (!CryptographicOperations.FixedTimeEquals(prev, hash))
                 {
-                    problems.Add($"line {lineNumber}: its prev hash does not match the chain (the record before it was edited, or records were deleted, inserted or reordered)");
+                    problems.Add($"{name} line {fileLine}: its prev hash does not match the chain (the record before it was edited, or records were deleted, inserted or reordered)");
                 }
 
                 // Resynchronize on the record's own prev, so one tampering is reported once, where it is.
@@ -89,6 +95,11 @@ internal static class AuditReader
                 {
                     hashAtHead = hash;
                 }
+            }
+
+            if (!listed)
+            {
+                break;
             }
         }
 
@@ -124,15 +135,13 @@ internal static class AuditReader
     /// </remarks>
     public static List<JsonElement> Tail(string dataDir, int count, string? identity = null, string? action = null, string? tenant = null)
     {
-        var logPath = Path.Combine(AuditLog.DirectoryFor(dataDir), "audit.log");
-        if (!File.Exists(logPath) || count <= 0)
+        var result = new List<JsonElement>();
+        if (count <= 0)
         {
-            return [];
+            return result;
         }
 
-        var result = new List<JsonElement>();
-        using var stream = new FileStream(logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
-        foreach (var line in LinesFromTheEnd(stream))
+        foreach (var line in Enumerable.Reverse(ChainFiles(dataDir)).SelectMany(path => LinesFromTheEnd(path)))
         {
             JsonElement record;
             try
@@ -160,6 +169,42 @@ internal static class AuditReader
 
         result.Reverse();
         return result;
+    }
+
+    /// <summary>The files of the chain in order: the rotated ones, oldest first, then the live one (when present).</summary>
+    private static List<string> ChainFiles(string dataDir)
+    {
+        var directory = AuditLog.DirectoryFor(dataDir);
+        var files = new List<string>(AuditLog.RotatedFiles(directory));
+        var live = Path.Combine(directory, "audit.log");
+        if (File.Exists(live))
+        {
+            files.Add(live);
+        }
+
+        return files;
+    }
+
+    /// <summary>The non-empty lines of the file at <paramref name="path"/>, last first (it may vanish meanwhile: rotated).</summary>
+    private static IEnumerable<ReadOnlyMemory<byte>> LinesFromTheEnd(string path)
+    {
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+        }
+        catch (FileNotFoundException)
+        {
+            yield break;
+        }
+
+        using (stream)
+        {
+            foreach (var line in LinesFromTheEnd(stream))
+            {
+                yield return line;
+            }
+        }
     }
 
     /// <summary>The non-empty lines of <paramref name="stream"/>, last first, without their newlines.</summary>
