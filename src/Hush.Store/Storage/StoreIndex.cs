@@ -733,9 +733,10 @@ internal sealed class StoreIndex : IDisposable
     private static byte[] BuildFilter(List<TraceKey> keys)
     {
         var filter = Bloom.Create(SegmentFilterVersion, keys.Count, FilterBitsPerToken, FilterProbes, minBits: 64);
+        var adder = new Bloom.Adder(filter);
         foreach (var key in keys)
         {
-            Bloom.Add(filter, (ulong)key.Token);
+            adder.Add((ulong)key.Token);
         }
 
         return filter;

@@ -47,6 +47,61 @@ public sealed class TermFilterGoldenTests : IDisposable
         Assert.Equal("e71b8dea556c927dbf1b0ef4a3526bd7cb6c48e53d19a83d5195e572be75298d", Convert.ToHexStringLower(SHA256.HashData(filter)));
     }
 
+    [Fact]
+    public void SipHashStream_AnySplitOfBytesAndAsciiText_EqualsTheOneShotHash()
+    {
+        var hash = new SipHash([.. Enumerable.Range(0, 16).Select(i => (byte)i)]);
+        var random = new Random(11);
+        for (var round = 0; round < 2000; round++)
+        {
+            var prefix = new byte[random.Next(0, 20)];
+            random.NextBytes(prefix);
+            var text = new string([.. Enumerable.Range(0, random.Next(0, 70)).Select(_ => (char)random.Next(0, 128))]);
+            var whole = prefix.Concat(System.Text.Encoding.ASCII.GetBytes(text)).ToArray();
+
+            var stream = hash.Start();
+            var cut = random.Next(0, prefix.Length + 1);
+            stream.Append(prefix.AsSpan(0, cut));
+            foreach (var b in prefix.AsSpan(cut))
+            {
+                stream.Append(b);
+            }
+
+            var resumed = stream;
+            resumed.AppendAscii(text);
+
+            Assert.Equal(hash.Hash(whole), resumed.Finish());
+            Assert.Equal(hash.Hash(prefix), stream.Finish());
+        }
+    }
+
+    [Fact]
+    public void TermOf_Prefix_EqualsTheWholeTerm()
+    {
+        var index = new IndexKey(_kek, "acme");
+        var prefix = index.TermPrefix(TermKind.Attribute, "url.path");
+
+        foreach (var value in new[] { string.Empty, "/a", "/api/orders/12345678", "/ünïcode/" + new string('z', 40), "\ud800" })
+        {
+            Assert.Equal(index.Term(TermKind.Attribute, "url.path", value), IndexKey.TermOf(prefix, value));
+        }
+    }
+
+    [Fact]
+    public void BloomAdder_Remainder_IsTheModuloOfEveryProbe()
+    {
+        var random = new Random(5);
+        foreach (var bytes in new[] { 3, 66, 967, 1_000_003, 1 << 20 })
+        {
+            var adder = new Bloom.Adder(new byte[bytes]);
+            var m = (uint)((bytes - 2) * 8);
+            foreach (var value in Enumerable.Range(0, 5000).Select(_ => (uint)random.NextInt64(0, 1L << 32)).Concat([0u, m - 1, m, m + 1, uint.MaxValue]))
+            {
+                Assert.Equal(value % m, adder.Remainder(value));
+            }
+        }
+    }
+
     /// <summary>Repeated and unique values, attributes in varying order, non-ASCII and ill-formed UTF-16, a value longer than the stack buffer, events.</summary>
     internal static TraceRequest GoldenRequest()
     {
