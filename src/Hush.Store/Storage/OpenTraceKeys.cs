@@ -11,8 +11,8 @@ internal sealed class OpenTraceKeys
     private readonly Lock _lock = new();
     private readonly Dictionary<ulong, Dictionary<UInt128, List<ulong>>> _segments = [];
 
-    /// <summary>Records that block <paramref name="sequence"/> of <paramref name="segment"/> holds the traces of <paramref name="tokens"/>.</summary>
-    public void Add(ulong segment, ulong sequence, IEnumerable<byte[]> tokens)
+    /// <summary>Records that block <paramref name="sequence"/> of <paramref name="segment"/> holds the traces of <paramref name="tokens"/> (concatenated).</summary>
+    public void Add(ulong segment, ulong sequence, byte[] tokens)
     {
         lock (_lock)
         {
@@ -22,9 +22,9 @@ internal sealed class OpenTraceKeys
                 _segments.Add(segment, keys);
             }
 
-            foreach (var token in tokens)
+            for (var at = 0; at + IndexKey.TraceTokenBytes <= tokens.Length; at += IndexKey.TraceTokenBytes)
             {
-                var key = TraceKey.TokenOf(token);
+                var key = TraceKey.TokenOf(tokens.AsSpan(at, IndexKey.TraceTokenBytes));
                 if (!keys.TryGetValue(key, out var sequences))
                 {
                     sequences = new List<ulong>(1);

@@ -43,13 +43,21 @@ internal sealed class IndexKey
 
     public byte[] TraceToken(TraceId id)
     {
+        var token = new byte[TraceTokenBytes];
+        TraceToken(id, token);
+        return token;
+    }
+
+    /// <summary>Writes the token of <paramref name="id"/> to the first <see cref="TraceTokenBytes"/> bytes of <paramref name="destination"/>.</summary>
+    public void TraceToken(TraceId id, Span<byte> destination)
+    {
         Span<byte> bytes = stackalloc byte[16];
         id.WriteTo(bytes);
         Span<byte> mac = stackalloc byte[32];
         var hmac = _hmac.Value!;
         hmac.AppendData(bytes);
         hmac.GetHashAndReset(mac);
-        return mac[..TraceTokenBytes].ToArray();
+        mac[..TraceTokenBytes].CopyTo(destination);
     }
 
     /// <summary>The keyed hash of a version-2 filter term.</summary>
