@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Hush.Otlp;
 using Hush.Store.Implementation;
@@ -1245,18 +1246,26 @@ public sealed class TraceStore : ITraceReader, IDisposable
     /// <summary>Splits a request into requests of whole traces, at most <paramref name="maxSpans"/> each (a bigger trace alone).</summary>
     internal static List<TraceRequest> Pack(TraceRequest traces, int maxSpans)
     {
+        // Plain loops and one lookup per span: this runs over every span of every append.
         var sizes = new Dictionary<TraceId, int>();
-        foreach (var span in Spans(traces))
+        var total = 0;
+        foreach (var rs in traces.ResourceSpans)
         {
-            sizes[span.TraceId] = sizes.GetValueOrDefault(span.TraceId) + 1;
+            foreach (var ss in rs.ScopeSpans)
+            {
+                foreach (var span in ss.Spans)
+                {
+                    CollectionsMarshal.GetValueRefOrAddDefault(sizes, span.TraceId, out _)++;
+                    total++;
+                }
+            }
         }
 
-        if (sizes.Count == 0)
+        if (total == 0)
         {
             return [];
         }
 
-        var total = sizes.Values.Sum();
         if (total <= maxSpans)
         {
             return [traces];
@@ -1565,12 +1574,18 @@ public sealed class TraceStore : ITraceReader, IDisposable
             long min = long.MaxValue, max = long.MinValue;
             var spans = 0;
             var ids = new HashSet<TraceId>();
-            foreach (var span in TraceStore.Spans(traces))
+            foreach (var rs in traces.ResourceSpans)
             {
-                spans++;
-                ids.Add(span.TraceId);
-                min = Math.Min(min, (long)Math.Min(span.StartTimeUnixNano, long.MaxValue));
-                max = Math.Max(max, (long)Math.Min(Math.Max(span.EndTimeUnixNano, span.StartTimeUnixNano), long.MaxValue));
+                foreach (var ss in rs.ScopeSpans)
+                {
+                    foreach (var span in ss.Spans)
+                    {
+                        spans++;
+                        ids.Add(span.TraceId);
+                        min = Math.Min(min, (long)Math.Min(span.StartTimeUnixNano, long.MaxValue));
+                        max = Math.Max(max, (long)Math.Min(Math.Max(span.EndTimeUnixNano, span.StartTimeUnixNano), long.MaxValue));
+                    }
+                }
             }
 
             var tokens = new byte[ids.Count * IndexKey.TraceTokenBytes];
