@@ -11,8 +11,10 @@ namespace Hush.Benchmarks;
 /// <see cref="OtlpCodecBenchmarks"/> request, where every span is a trace of its own and carries eight
 /// high-cardinality values (the worst case for the trace index and the Bloom filters), and the traffic of
 /// <c>hush loadgen</c> (<see cref="SpanMixGenerator"/>: traces of 3 to 10 spans over 5 services), already
-/// scrubbed (no planted PII). Spans per second per core = 512 / mean. Bytes per stored span vs raw OTLP bytes per
-/// span are printed once at setup (BenchmarkDotNet's log). Shared 2-core machine: read Min.
+/// scrubbed (no planted PII). The <c>PipelineBatch</c> rows append 8,192 spans at once, the batch the pipeline hands
+/// the store in service, where one fsync, SQLite transaction and chain head serve 32 blocks. Spans per second per core
+/// = spans per call / mean (512 or 8,192). Bytes per stored span (segment bytes, frames included) vs raw OTLP bytes
+/// per span are printed at cleanup (BenchmarkDotNet's log). Shared 2-core machine: read Min.
 /// </summary>
 [MemoryDiagnoser]
 [MinColumn]
@@ -21,8 +23,13 @@ public class StoreWriteBenchmarks
 {
     private const int SpanCount = 512;
 
+    /// <summary>The pipeline's default <c>send_batch_size</c>: what one append carries in service.</summary>
+    private const int PipelineBatchSpans = 8192;
+
     private TraceRequest _request = null!;
     private TraceRequest[] _traffic = null!;
+    private TraceRequest _batch = null!;
+    private TraceRequest[] _trafficBatches = null!;
     private int _next;
     private KeyMaterial _kek = null!;
     private DataKey _key = null!;
@@ -39,6 +46,8 @@ public class StoreWriteBenchmarks
         _request = OtlpCodecBenchmarks.BuildRequest(SpanCount);
         var generator = new SpanMixGenerator(seed: 42, services: 5, piiRatio: 0);
         _traffic = [.. Enumerable.Range(0, 32).Select(_ => generator.NextRequest(SpanCount))];
+        _batch = OtlpCodecBenchmarks.BuildRequest(PipelineBatchSpans);
+        _trafficBatches = [.. Enumerable.Range(0, 4).Select(_ => generator.NextRequest(PipelineBatchSpans))];
         _directory = Path.Combine(Path.GetTempPath(), "hush-bench-" + Guid.NewGuid().ToString("N"));
         _kek = KeyMaterial.Copy(new byte[KeyMaterial.KeyBytes]);
         _ring = KeyRing.Open(_directory, _kek);
@@ -54,6 +63,12 @@ public class StoreWriteBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
+        if (_store.SpansWritten > 0)
+        {
+            var raw = OtlpProtobuf.GetEncodedSize(_traffic[0]);
+            Console.WriteLine($"// stored {_store.BytesWritten} B for {_store.SpansWritten} spans = {(double)_store.BytesWritten / _store.SpansWritten:F1} B/span in blocks of <= 256 spans; raw OTLP of the traffic mix {(double)raw / SpanCount:F1} B/span");
+        }
+
         _store.Dispose();
         _ring.Dispose();
         _kek.Dispose();
@@ -80,4 +95,12 @@ public class StoreWriteBenchmarks
     /// <summary>The whole write path for a request of <c>hush loadgen</c>'s traffic (32 requests in turn, so trace ids vary).</summary>
     [Benchmark]
     public void StoreAppendTrafficMix() => _store.Append("traffic", _traffic[_next++ % _traffic.Length]);
+
+    /// <summary><see cref="StoreAppend"/> with the pipeline's batch of 8,192 spans (per core = 8,192 / mean).</summary>
+    [Benchmark]
+    public void StoreAppendPipelineBatch() => _store.Append("bench", _batch);
+
+    /// <summary><see cref="StoreAppendTrafficMix"/> with the pipeline's batch of 8,192 spans (4 requests in turn).</summary>
+    [Benchmark]
+    public void StoreAppendTrafficMixPipelineBatch() => _store.Append("traffic", _trafficBatches[_next++ % _trafficBatches.Length]);
 }

@@ -17,14 +17,36 @@ internal static class Bloom
         return filter;
     }
 
-    public static void Add(byte[] filter, ulong hash)
+    /// <summary>
+    /// Adds many entries to one filter: the <c>mod m</c> of every probe is a multiplication by a constant computed
+    /// once (Lemire, Kaser and Kurz, "Faster remainder by direct computation", 2019: exact for 32-bit operands)
+    /// instead of a division, which was a tenth of the time of building a block's filter.
+    /// </summary>
+    public readonly struct Adder
     {
-        var (h1, h2, m) = Probing(filter, hash);
-        for (var i = 0u; i < filter[1]; i++)
+        private readonly byte[] _filter;
+        private readonly uint _m;
+        private readonly ulong _inverse;
+
+        public Adder(byte[] filter)
         {
-            var bit = (h1 + (i * h2)) % m;
-            filter[2 + (bit >> 3)] |= (byte)(1 << (int)(bit & 7));
+            _filter = filter;
+            _m = (uint)((filter.Length - 2) * 8);
+            _inverse = (ulong.MaxValue / _m) + 1;
         }
+
+        public void Add(ulong hash)
+        {
+            var (h1, h2) = ((uint)hash, (uint)(hash >> 32) | 1);
+            for (var i = 0u; i < _filter[1]; i++)
+            {
+                var bit = Remainder(h1 + (i * h2));
+                _filter[2 + (bit >> 3)] |= (byte)(1 << (int)(bit & 7));
+            }
+        }
+
+        /// <summary><paramref name="value"/> mod m.</summary>
+        internal uint Remainder(uint value) => (uint)Math.BigMul(_inverse * value, _m, out _);
     }
 
     /// <summary>False only when the entry is certainly absent. A filter too short or of another version says "maybe".</summary>

@@ -9,29 +9,22 @@ namespace Hush.Store.Storage;
 internal sealed class OpenTraceKeys
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<ulong, Dictionary<UInt128, List<ulong>>> _segments = [];
+    private readonly Dictionary<ulong, SegmentKeys> _segments = [];
 
-    /// <summary>Records that block <paramref name="sequence"/> of <paramref name="segment"/> holds the traces of <paramref name="tokens"/>.</summary>
-    public void Add(ulong segment, ulong sequence, IEnumerable<byte[]> tokens)
+    /// <summary>Records that block <paramref name="sequence"/> of <paramref name="segment"/> holds the traces of <paramref name="tokens"/> (concatenated).</summary>
+    public void Add(ulong segment, ulong sequence, byte[] tokens)
     {
         lock (_lock)
         {
             if (!_segments.TryGetValue(segment, out var keys))
             {
-                keys = [];
+                keys = new SegmentKeys();
                 _segments.Add(segment, keys);
             }
 
-            foreach (var token in tokens)
+            for (var at = 0; at + IndexKey.TraceTokenBytes <= tokens.Length; at += IndexKey.TraceTokenBytes)
             {
-                var key = TraceKey.TokenOf(token);
-                if (!keys.TryGetValue(key, out var sequences))
-                {
-                    sequences = new List<ulong>(1);
-                    keys.Add(key, sequences);
-                }
-
-                sequences.Add(sequence);
+                keys.Add(TraceKey.TokenOf(tokens.AsSpan(at, IndexKey.TraceTokenBytes)), sequence);
             }
         }
     }
@@ -45,10 +38,7 @@ internal sealed class OpenTraceKeys
             List<ulong>? found = null;
             foreach (var keys in _segments.Values)
             {
-                if (keys.TryGetValue(key, out var sequences))
-                {
-                    (found ??= []).AddRange(sequences);
-                }
+                keys.Find(key, ref found);
             }
 
             return found ?? (IReadOnlyCollection<ulong>)[];
@@ -69,21 +59,7 @@ internal sealed class OpenTraceKeys
     {
         lock (_lock)
         {
-            if (!_segments.TryGetValue(segment, out var keys))
-            {
-                return [];
-            }
-
-            var pairs = new List<TraceKey>(keys.Count);
-            foreach (var (key, sequences) in keys)
-            {
-                foreach (var sequence in sequences)
-                {
-                    pairs.Add(new TraceKey(key, sequence));
-                }
-            }
-
-            return pairs;
+            return _segments.TryGetValue(segment, out var keys) ? keys.Pairs() : [];
         }
     }
 
@@ -102,6 +78,64 @@ internal sealed class OpenTraceKeys
         lock (_lock)
         {
             _segments.Clear();
+        }
+    }
+
+    /// <summary>
+    /// One segment's keys. Most traces sit in one block: their first sequence is a dictionary value, not a list per
+    /// trace (a 64 MiB segment holds ~450,000 traces of the worst-case mix, each list an object the GC would carry
+    /// to gen 2 until the segment is sealed). Later blocks of a trace go to <see cref="_more"/>.
+    /// </summary>
+    private sealed class SegmentKeys
+    {
+        private readonly Dictionary<UInt128, ulong> _first = [];
+        private readonly Dictionary<UInt128, List<ulong>> _more = [];
+
+        public void Add(UInt128 key, ulong sequence)
+        {
+            if (_first.TryAdd(key, sequence))
+            {
+                return;
+            }
+
+            if (!_more.TryGetValue(key, out var sequences))
+            {
+                sequences = new List<ulong>(1);
+                _more.Add(key, sequences);
+            }
+
+            sequences.Add(sequence);
+        }
+
+        public void Find(UInt128 key, ref List<ulong>? found)
+        {
+            if (_first.TryGetValue(key, out var sequence))
+            {
+                (found ??= []).Add(sequence);
+                if (_more.TryGetValue(key, out var more))
+                {
+                    found.AddRange(more);
+                }
+            }
+        }
+
+        public List<TraceKey> Pairs()
+        {
+            var pairs = new List<TraceKey>(_first.Count + _more.Count);
+            foreach (var (key, sequence) in _first)
+            {
+                pairs.Add(new TraceKey(key, sequence));
+            }
+
+            foreach (var (key, sequences) in _more)
+            {
+                foreach (var sequence in sequences)
+                {
+                    pairs.Add(new TraceKey(key, sequence));
+                }
+            }
+
+            return pairs;
         }
     }
 }

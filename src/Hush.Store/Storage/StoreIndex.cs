@@ -228,7 +228,7 @@ internal sealed class StoreIndex : IDisposable
     }
 
     /// <summary>Adds blocks with their trace tokens (a blob per block) and the tenant's new chain head, in one transaction.</summary>
-    public void AddBlocks(string tenant, IReadOnlyList<(BlockRow Row, IReadOnlyCollection<byte[]> TraceTokens)> blocks, SignedChainHead head)
+    public void AddBlocks(string tenant, IReadOnlyList<(BlockRow Row, byte[] TraceTokens)> blocks, SignedChainHead head)
     {
         lock (_lock)
         {
@@ -259,7 +259,7 @@ internal sealed class StoreIndex : IDisposable
                 pDigest.Value = row.Digest;
                 pBloom.Value = row.Bloom;
                 pWritten.Value = row.WrittenUnixMs;
-                pTraces.Value = Concat(tokens);
+                pTraces.Value = tokens;
                 insertBlock.ExecuteNonQuery();
             }
 
@@ -733,9 +733,10 @@ internal sealed class StoreIndex : IDisposable
     private static byte[] BuildFilter(List<TraceKey> keys)
     {
         var filter = Bloom.Create(SegmentFilterVersion, keys.Count, FilterBitsPerToken, FilterProbes, minBits: 64);
+        var adder = new Bloom.Adder(filter);
         foreach (var key in keys)
         {
-            Bloom.Add(filter, (ulong)key.Token);
+            adder.Add((ulong)key.Token);
         }
 
         return filter;
@@ -762,19 +763,6 @@ internal sealed class StoreIndex : IDisposable
 
     /// <summary>The first <paramref name="bits"/> bits of a token (its first four bytes, big-endian).</summary>
     private static long Bucket(UInt128 token, int bits) => bits == 0 ? 0 : (uint)(token >> 96) >> (32 - bits);
-
-    private static byte[] Concat(IReadOnlyCollection<byte[]> tokens)
-    {
-        var blob = new byte[tokens.Count * IndexKey.TraceTokenBytes];
-        var at = 0;
-        foreach (var token in tokens)
-        {
-            token.CopyTo(blob, at);
-            at += IndexKey.TraceTokenBytes;
-        }
-
-        return blob;
-    }
 
     private static long Scalar(SqliteConnection connection, string sql)
     {

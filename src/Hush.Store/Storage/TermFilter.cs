@@ -43,33 +43,68 @@ internal sealed class IndexKey
 
     public byte[] TraceToken(TraceId id)
     {
+        var token = new byte[TraceTokenBytes];
+        TraceToken(id, token);
+        return token;
+    }
+
+    /// <summary>Writes the token of <paramref name="id"/> to the first <see cref="TraceTokenBytes"/> bytes of <paramref name="destination"/>.</summary>
+    public void TraceToken(TraceId id, Span<byte> destination)
+    {
         Span<byte> bytes = stackalloc byte[16];
         id.WriteTo(bytes);
         Span<byte> mac = stackalloc byte[32];
         var hmac = _hmac.Value!;
         hmac.AppendData(bytes);
         hmac.GetHashAndReset(mac);
-        return mac[..TraceTokenBytes].ToArray();
+        mac[..TraceTokenBytes].CopyTo(destination);
     }
 
-    /// <summary>The keyed hash of a version-2 filter term. The stack buffer is not zeroed first: only what is encoded is read.</summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit]
-    public ulong Term(TermKind kind, string key, string value)
+    /// <summary>The keyed hash of a version-2 filter term.</summary>
+    public ulong Term(TermKind kind, string key, string value) => TermOf(TermPrefix(kind, key), value);
+
+    /// <summary>The hash state after <c>kind | key | 0</c>: a block's terms of one key resume it (<see cref="TermOf"/>).</summary>
+    public SipHashStream TermPrefix(TermKind kind, string key)
     {
-        var max = 1 + Encoding.UTF8.GetMaxByteCount(key.Length) + 1 + Encoding.UTF8.GetMaxByteCount(value.Length);
-        byte[]? rented = null;
-        var buffer = max <= StackTermBytes ? stackalloc byte[StackTermBytes] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(max));
-        buffer[0] = (byte)('0' + (int)kind);
-        var length = 1 + Encoding.UTF8.GetBytes(key, buffer[1..]);
-        buffer[length++] = 0;
-        length += Encoding.UTF8.GetBytes(value, buffer[length..]);
-        var hash = _terms.Hash(buffer[..length]);
-        if (rented is not null)
+        var state = _terms.Start();
+        state.Append((byte)('0' + (int)kind));
+        AppendUtf8(ref state, key);
+        state.Append(0);
+        return state;
+    }
+
+    /// <summary>The term of <paramref name="value"/> under a key's <paramref name="prefix"/> (taken by value, left as it was).</summary>
+    public static ulong TermOf(SipHashStream prefix, string value)
+    {
+        AppendUtf8(ref prefix, value);
+        return prefix.Finish();
+    }
+
+    /// <summary>
+    /// Feeds the UTF-8 bytes of <paramref name="text"/>: ASCII straight from its characters, anything else through the
+    /// encoder (which writes U+FFFD for an unpaired surrogate, as the filter always did). The stack buffer is not zeroed
+    /// first: only what is encoded is read.
+    /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    private static void AppendUtf8(ref SipHashStream state, string text)
+    {
+        if (Ascii.IsValid(text))
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            state.AppendAscii(text);
+            return;
         }
 
-        return hash;
+        var max = Encoding.UTF8.GetMaxByteCount(text.Length);
+        byte[]? rented = null;
+        var buffer = max <= StackTermBytes ? stackalloc byte[StackTermBytes] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(max));
+        var length = Encoding.UTF8.GetBytes(text, buffer);
+        state.Append(buffer[..length]);
+        if (rented is not null)
+        {
+            // Telemetry: cleared before it goes back to the pool.
+            CryptographicOperations.ZeroMemory(rented.AsSpan(0, length));
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     /// <summary>The keyed MAC of a version-1 filter term.</summary>
@@ -99,39 +134,47 @@ internal static class TermFilter
     /// <summary>The filter of the terms of <paramref name="traces"/>.</summary>
     public static byte[] Build(TraceRequest traces, IndexKey key)
     {
-        var hashes = new HashSet<ulong>();
-        foreach (var rs in traces.ResourceSpans)
+        var terms = BlockTerms.Rent(key);
+        try
         {
-            AddAttributes(hashes, rs.Resource.Attributes, key);
-            foreach (var kv in rs.Resource.Attributes)
+            foreach (var rs in traces.ResourceSpans)
             {
-                if (kv.Key == "service.name" && kv.Value.StringValue is { } service)
+                terms.AddAttributes(rs.Resource.Attributes, BlockTerms.ResourceSlots);
+                foreach (var kv in rs.Resource.Attributes)
                 {
-                    hashes.Add(key.Term(TermKind.ServiceName, string.Empty, service));
-                }
-            }
-
-            foreach (var ss in rs.ScopeSpans)
-            {
-                foreach (var span in ss.Spans)
-                {
-                    hashes.Add(key.Term(TermKind.SpanName, string.Empty, span.Name));
-                    AddAttributes(hashes, span.Attributes, key);
-                    foreach (var e in span.Events)
+                    if (kv.Key == "service.name" && kv.Value.StringValue is { } service)
                     {
-                        AddAttributes(hashes, e.Attributes, key);
+                        terms.AddService(service);
+                    }
+                }
+
+                foreach (var ss in rs.ScopeSpans)
+                {
+                    foreach (var span in ss.Spans)
+                    {
+                        terms.AddSpanName(span.Name);
+                        terms.AddAttributes(span.Attributes, BlockTerms.SpanSlots);
+                        foreach (var e in span.Events)
+                        {
+                            terms.AddAttributes(e.Attributes, BlockTerms.EventSlots);
+                        }
                     }
                 }
             }
-        }
 
-        var filter = Bloom.Create(Version, hashes.Count, BitsPerTerm, Probes, minBits: 512);
-        foreach (var hash in hashes)
+            var filter = Bloom.Create(Version, terms.Hashes.Count, BitsPerTerm, Probes, minBits: 512);
+            var adder = new Bloom.Adder(filter);
+            foreach (var hash in terms.Hashes)
+            {
+                adder.Add(hash);
+            }
+
+            return filter;
+        }
+        finally
         {
-            Bloom.Add(filter, hash);
+            BlockTerms.Return(terms);
         }
-
-        return filter;
     }
 
     /// <summary>False only when the term is certainly not in the block. An empty or unknown filter says "maybe".</summary>
@@ -165,14 +208,158 @@ internal static class TermFilter
 
     private static bool IsSet(byte[] filter, uint bit) => (filter[2 + (bit >> 3)] & (1 << (int)(bit & 7))) != 0;
 
-    private static void AddAttributes(HashSet<ulong> hashes, List<KeyValue> attributes, IndexKey key)
+}
+
+/// <summary>
+/// The distinct term hashes of one block while its filter is built, with what makes them cheap: each attribute key's
+/// hash prefix (<c>kind | key | 0</c>) absorbed once per block, found by the key's position in the span's attribute list
+/// (spans of one kind list their keys in the same order, and the decoder interns keys, so a reference comparison
+/// usually finds it), and the last few values of each key, so a repeated value (a method, a route, a service) is not
+/// hashed again. A key whose values never repeat stops being remembered after <see cref="MemoMisses"/> values. One
+/// per thread, emptied after each block: it holds telemetry strings only while a filter is being built.
+/// </summary>
+internal sealed class BlockTerms
+{
+    public const int ResourceSlots = 0;
+    public const int SpanSlots = 1;
+    public const int EventSlots = 2;
+
+    /// <summary>Attribute positions remembered per list kind; later positions are found by key.</summary>
+    private const int Positions = 32;
+
+    /// <summary>Values remembered per key: enough for the handful of values a low-cardinality key takes in turn.</summary>
+    private const int MemoValues = 4;
+
+    /// <summary>Values of a key that found none remembered before its memo is dropped for the block.</summary>
+    private const int MemoMisses = 16;
+
+    /// <summary>A block with more distinct keys than this does not keep its tables for the next one.</summary>
+    private const int MaxKeptKeys = 1024;
+
+    /// <summary>Nor with more distinct terms than this (a 256-span block of the worst-case mix has ~2,000).</summary>
+    private const int MaxKeptHashes = 16_384;
+
+    [ThreadStatic]
+    private static BlockTerms? _cached;
+
+    private readonly Dictionary<string, KeyTerms> _keys = new(StringComparer.Ordinal);
+    private readonly KeyTerms?[] _slots = new KeyTerms?[3 * Positions];
+    private IndexKey _index = null!;
+    private KeyTerms? _spanNames;
+    private KeyTerms? _services;
+
+    public HashSet<ulong> Hashes { get; } = [];
+
+    public static BlockTerms Rent(IndexKey index)
     {
-        foreach (var kv in attributes)
+        var terms = _cached ?? new BlockTerms();
+        _cached = null;
+        terms._index = index;
+        return terms;
+    }
+
+    /// <summary>Forgets the block (strings and hashes) and keeps the tables for the thread's next one.</summary>
+    public static void Return(BlockTerms terms)
+    {
+        var keep = terms._keys.Count <= MaxKeptKeys && terms.Hashes.Count <= MaxKeptHashes;
+        terms._keys.Clear();
+        Array.Clear(terms._slots);
+        terms._spanNames = null;
+        terms._services = null;
+        terms.Hashes.Clear();
+        terms._index = null!;
+        if (keep)
         {
+            _cached = terms;
+        }
+    }
+
+    public void AddService(string service) => Add(_services ??= new KeyTerms(string.Empty, _index.TermPrefix(TermKind.ServiceName, string.Empty)), service);
+
+    public void AddSpanName(string name) => Add(_spanNames ??= new KeyTerms(string.Empty, _index.TermPrefix(TermKind.SpanName, string.Empty)), name);
+
+    public void AddAttributes(List<KeyValue> attributes, int slots)
+    {
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(attributes);
+        for (var i = 0; i < span.Length; i++)
+        {
+            ref readonly var kv = ref span[i];
             if (kv.Value.StringValue is { } value)
             {
-                hashes.Add(key.Term(TermKind.Attribute, kv.Key, value));
+                Add(KeyOf(kv.Key, i < Positions ? (slots * Positions) + i : -1), value);
             }
+        }
+    }
+
+    private KeyTerms KeyOf(string key, int slot)
+    {
+        if (slot >= 0 && _slots[slot] is { } cached && (ReferenceEquals(cached.Key, key) || string.Equals(cached.Key, key, StringComparison.Ordinal)))
+        {
+            return cached;
+        }
+
+        if (!_keys.TryGetValue(key, out var terms))
+        {
+            terms = new KeyTerms(key, _index.TermPrefix(TermKind.Attribute, key));
+            _keys.Add(key, terms);
+        }
+
+        if (slot >= 0)
+        {
+            _slots[slot] = terms;
+        }
+
+        return terms;
+    }
+
+    private void Add(KeyTerms key, string value)
+    {
+        if (key.Remembers(value))
+        {
+            return;
+        }
+
+        var hash = IndexKey.TermOf(key.Prefix, value);
+        Hashes.Add(hash);
+        key.Remember(value);
+    }
+
+    /// <summary>One key's hash prefix and its last values (already in <see cref="Hashes"/>).</summary>
+    private sealed class KeyTerms(string key, SipHashStream prefix)
+    {
+        private readonly string?[] _values = new string?[MemoValues];
+        private int _next;
+        private int _misses;
+        private bool _hit;
+
+        public string Key { get; } = key;
+
+        public SipHashStream Prefix { get; } = prefix;
+
+        public bool Remembers(string value)
+        {
+            if (_misses >= MemoMisses && !_hit)
+            {
+                return false;
+            }
+
+            foreach (var known in _values)
+            {
+                if (known is not null && string.Equals(known, value, StringComparison.Ordinal))
+                {
+                    _hit = true;
+                    return true;
+                }
+            }
+
+            _misses++;
+            return false;
+        }
+
+        public void Remember(string value)
+        {
+            _values[_next] = value;
+            _next = (_next + 1) % MemoValues;
         }
     }
 }

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Hush.Otlp;
 using Hush.Store.Implementation;
@@ -640,7 +641,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
             }
 
             var good = from;
-            var recovered = new List<(BlockRow, IReadOnlyCollection<byte[]>)>();
+            var recovered = new List<(BlockRow, byte[])>();
             if (header.Length == SegmentHeaderBytes && header.AsSpan(0, 8).SequenceEqual(SegmentMagic))
             {
                 foreach (var (relative, block) in Frames(tail, 0))
@@ -657,9 +658,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
                     }
 
                     var stats = BlockStats.Of(traces, state.IndexKey);
-                    state.Chain.Append(block.Span);
+                    var link = state.Chain.Append(block.Span);
                     state.NextSequence++;
-                    recovered.Add((stats.Row(state.Tenant, segment, blockHeader.Sequence, offset, block.Length, HashChain.Digest(block.Span), _time), stats.TraceTokens));
+                    recovered.Add((stats.Row(state.Tenant, segment, blockHeader.Sequence, offset, block.Length, link.Digest, _time), stats.TraceTokens));
                     good = offset + block.Length;
                 }
             }
@@ -711,24 +712,22 @@ public sealed class TraceStore : ITraceReader, IDisposable
         var key = Keys.GetActiveKey(state.Tenant);
         var file = state.OpenForAppend(_options, _time);
         var start = file.Length;
-        var rows = new List<(BlockRow, IReadOnlyCollection<byte[]>)>(blocks.Count);
         var chain = state.Chain!;
         var nextSequence = state.NextSequence;
-        var pendingLinks = new List<byte[]>();
+        var written = new (byte[] Block, long Offset)[blocks.Count];
         try
         {
             Span<byte> length = stackalloc byte[4];
             var offset = start;
-            foreach (var (traces, stats) in blocks)
+            for (var i = 0; i < blocks.Count; i++)
             {
                 var sequence = nextSequence++;
-                var block = BlockCodec.Encode(traces, key, new BlockPosition(state.Tenant, state.Segment, sequence));
+                var block = BlockCodec.Encode(blocks[i].Traces, key, new BlockPosition(state.Tenant, state.Segment, sequence));
                 BinaryPrimitives.WriteUInt32BigEndian(length, (uint)block.Length);
                 file.Write(length);
                 Faults.Write(file, block);
                 offset += 4;
-                rows.Add((stats.Row(state.Tenant, state.Segment, sequence, offset, block.Length, HashChain.Digest(block), _time), stats.TraceTokens));
-                pendingLinks.Add(block);
+                written[i] = (block, offset);
                 offset += block.Length;
                 sequences.Add(sequence);
             }
@@ -751,9 +750,13 @@ public sealed class TraceStore : ITraceReader, IDisposable
             throw;
         }
 
-        foreach (var block in pendingLinks)
+        // Chained only once durable; the link's digest (SHA-256 of the block) is the row's, computed once.
+        var rows = new List<(BlockRow, byte[])>(blocks.Count);
+        for (var i = 0; i < blocks.Count; i++)
         {
-            chain.Append(block);
+            var (block, offset) = written[i];
+            var link = chain.Append(block);
+            rows.Add((blocks[i].Stats.Row(state.Tenant, state.Segment, sequences[i], offset, block.Length, link.Digest, _time), blocks[i].Stats.TraceTokens));
         }
 
         state.NextSequence = nextSequence;
@@ -1243,18 +1246,26 @@ public sealed class TraceStore : ITraceReader, IDisposable
     /// <summary>Splits a request into requests of whole traces, at most <paramref name="maxSpans"/> each (a bigger trace alone).</summary>
     internal static List<TraceRequest> Pack(TraceRequest traces, int maxSpans)
     {
+        // Plain loops and one lookup per span: this runs over every span of every append.
         var sizes = new Dictionary<TraceId, int>();
-        foreach (var span in Spans(traces))
+        var total = 0;
+        foreach (var rs in traces.ResourceSpans)
         {
-            sizes[span.TraceId] = sizes.GetValueOrDefault(span.TraceId) + 1;
+            foreach (var ss in rs.ScopeSpans)
+            {
+                foreach (var span in ss.Spans)
+                {
+                    CollectionsMarshal.GetValueRefOrAddDefault(sizes, span.TraceId, out _)++;
+                    total++;
+                }
+            }
         }
 
-        if (sizes.Count == 0)
+        if (total == 0)
         {
             return [];
         }
 
-        var total = sizes.Values.Sum();
         if (total <= maxSpans)
         {
             return [traces];
@@ -1553,7 +1564,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
 
         public required long MaxEnd { get; init; }
 
-        public required IReadOnlyCollection<byte[]> TraceTokens { get; init; }
+        /// <summary>The block's distinct trace tokens, <see cref="IndexKey.TraceTokenBytes"/> each, concatenated (the index's blob).</summary>
+        public required byte[] TraceTokens { get; init; }
 
         public required byte[] Bloom { get; init; }
 
@@ -1562,12 +1574,26 @@ public sealed class TraceStore : ITraceReader, IDisposable
             long min = long.MaxValue, max = long.MinValue;
             var spans = 0;
             var ids = new HashSet<TraceId>();
-            foreach (var span in TraceStore.Spans(traces))
+            foreach (var rs in traces.ResourceSpans)
             {
-                spans++;
-                ids.Add(span.TraceId);
-                min = Math.Min(min, (long)Math.Min(span.StartTimeUnixNano, long.MaxValue));
-                max = Math.Max(max, (long)Math.Min(Math.Max(span.EndTimeUnixNano, span.StartTimeUnixNano), long.MaxValue));
+                foreach (var ss in rs.ScopeSpans)
+                {
+                    foreach (var span in ss.Spans)
+                    {
+                        spans++;
+                        ids.Add(span.TraceId);
+                        min = Math.Min(min, (long)Math.Min(span.StartTimeUnixNano, long.MaxValue));
+                        max = Math.Max(max, (long)Math.Min(Math.Max(span.EndTimeUnixNano, span.StartTimeUnixNano), long.MaxValue));
+                    }
+                }
+            }
+
+            var tokens = new byte[ids.Count * IndexKey.TraceTokenBytes];
+            var at = 0;
+            foreach (var id in ids)
+            {
+                key.TraceToken(id, tokens.AsSpan(at, IndexKey.TraceTokenBytes));
+                at += IndexKey.TraceTokenBytes;
             }
 
             return new BlockStats
@@ -1575,7 +1601,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 Spans = spans,
                 MinStart = min,
                 MaxEnd = max,
-                TraceTokens = ids.Select(key.TraceToken).ToList(),
+                TraceTokens = tokens,
                 Bloom = TermFilter.Build(traces, key),
             };
         }

@@ -304,6 +304,26 @@ public sealed class TraceIndexTests : IDisposable
         Assert.True(TermFilter.MightContain([9, 7, 0, 0], new TermHint(TermKind.SpanName, string.Empty, "anything"), key));
     }
 
+    [Fact]
+    public void OpenTraceKeys_TraceInSeveralBlocks_FindsEveryBlockAndListsEveryPair()
+    {
+        var keys = new OpenTraceKeys();
+        byte[] Token(byte b) => [.. Enumerable.Repeat(b, IndexKey.TraceTokenBytes)];
+
+        keys.Add(1, 10, [.. Token(1), .. Token(2)]);
+        keys.Add(1, 11, Token(1));
+        keys.Add(1, 12, [.. Token(3), .. Token(1)]);
+        keys.Add(2, 20, Token(1));
+
+        Assert.Equal(new ulong[] { 10, 11, 12, 20 }, keys.Find(Token(1)).Order());
+        Assert.Equal([10UL], keys.Find(Token(2)));
+        Assert.Empty(keys.Find(Token(4)));
+        Assert.Equal(5, keys.KeysOf(1).Count);
+        Assert.Equal(3, keys.KeysOf(1).Count(k => k.Token == TraceKey.TokenOf(Token(1))));
+        keys.Forget(1);
+        Assert.Equal([20UL], keys.Find(Token(1)));
+    }
+
     private long Count(string sql)
     {
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = IndexPath, Pooling = false }.ToString());
