@@ -252,13 +252,15 @@ public sealed class LoadgenRunnerTests
         var output = new StringWriter();
 
         var report = await LoadgenRunner.RunAsync(
-            Options(server) with { Rate = 2_000, Duration = TimeSpan.FromSeconds(1), Batch = 100, ReportInterval = TimeSpan.FromMilliseconds(400) },
+            Options(server) with { Rate = 2_000, Duration = TimeSpan.FromSeconds(2), Batch = 100, ReportInterval = TimeSpan.FromMilliseconds(400) },
             output,
             CancellationToken.None);
 
-        Assert.InRange(report.SpansSent, 1_600, 2_400);
+        // Never faster than the rate (one batch of slack); slower only as far as a busy machine makes it (CI shares
+        // two cores with other test assemblies: 1,200 of 2,000 in one second was seen), hence the loose floor.
+        Assert.InRange(report.SpansSent, 2_000, 4_000 + 100);
         Assert.Equal(report.SpansSent, server.SpanCount());
-        Assert.InRange(report.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
+        Assert.InRange(report.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(6));
 
         // Progress lines came out while it ran.
         Assert.Contains("spans ", output.ToString().Split('\n')[1], StringComparison.Ordinal);
