@@ -37,6 +37,13 @@ internal readonly struct TextFeatures
     /// <summary>SearchValues rather than IndexOfAnyInRange: its unoptimized generic code allocates until tier-up.</summary>
     private static readonly SearchValues<char> AsciiDigits = SearchValues.Create("0123456789");
 
+    /// <summary>
+    /// Texts up to this long are walked char by char: ids and addresses (UUIDs, hex, IPs) alternate digits and letters
+    /// every few chars, and one vectorized search per short group cost more than the chars it skipped (a UUID's digit
+    /// runs took ~100 ns). Longer texts (SQL, stack traces) keep the vectorized search.
+    /// </summary>
+    private const int ScalarScanChars = 64;
+
     private static readonly SearchValues<char> AsciiAlphanumerics =
         SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
@@ -178,15 +185,35 @@ internal readonly struct TextFeatures
         int card = 0, phone = 0, cardCur = 0, phoneCur = 0;
         int prevEnd = -1;
         int i = 0;
+        bool scalar = text.Length <= ScalarScanChars;
         while (i < text.Length)
         {
-            int d = text[i..].IndexOfAny(AsciiDigits);
-            if (d < 0)
+            int start;
+            if (scalar)
             {
-                break;
+                while (i < text.Length && (uint)(text[i] - '0') > 9)
+                {
+                    i++;
+                }
+
+                if (i == text.Length)
+                {
+                    break;
+                }
+
+                start = i;
+            }
+            else
+            {
+                int d = text[i..].IndexOfAny(AsciiDigits);
+                if (d < 0)
+                {
+                    break;
+                }
+
+                start = i + d;
             }
 
-            int start = i + d;
             int end = start + 1;
             while (end < text.Length && (uint)(text[end] - '0') <= 9)
             {
@@ -215,19 +242,45 @@ internal readonly struct TextFeatures
         int best = 0, current = 0;
         int prevEnd = -1;
         int i = 0;
+        bool scalar = text.Length <= ScalarScanChars;
         while (i < text.Length)
         {
-            int d = text[i..].IndexOfAny(AsciiAlphanumerics);
-            if (d < 0)
+            int start, length;
+            if (scalar)
             {
-                break;
-            }
+                while (i < text.Length && !char.IsAsciiLetterOrDigit(text[i]))
+                {
+                    i++;
+                }
 
-            int start = i + d;
-            int length = text[start..].IndexOfAnyExcept(AsciiAlphanumerics);
-            if (length < 0)
+                if (i == text.Length)
+                {
+                    break;
+                }
+
+                start = i;
+                int end = i + 1;
+                while (end < text.Length && char.IsAsciiLetterOrDigit(text[end]))
+                {
+                    end++;
+                }
+
+                length = end - start;
+            }
+            else
             {
-                length = text.Length - start;
+                int d = text[i..].IndexOfAny(AsciiAlphanumerics);
+                if (d < 0)
+                {
+                    break;
+                }
+
+                start = i + d;
+                length = text[start..].IndexOfAnyExcept(AsciiAlphanumerics);
+                if (length < 0)
+                {
+                    length = text.Length - start;
+                }
             }
 
             current = prevEnd >= 0 && start - prevEnd == 1 && text[prevEnd] == ' ' ? current + length : length;

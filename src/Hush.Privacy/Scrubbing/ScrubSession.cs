@@ -74,6 +74,7 @@ internal sealed class ScrubSession
     private int _memoizedPseudonyms;
     private HashSet<string>? _cleanValues;
     private string?[]? _recentClean;
+    private string?[]? _recentNames;
     private Dictionary<string, string>? _sqlResults;
     private Dictionary<string, string>? _urlResults;
     private int _memoizedTransforms;
@@ -743,8 +744,18 @@ internal sealed class ScrubSession
             return name ?? string.Empty;
         }
 
+        // Span names repeat on every span of a route: a recent unchanged one is answered by one string compare,
+        // before the policy's shared cache hashes it.
+        _recentNames ??= new string?[RecentCleanSlots];
+        var slot = RecentCleanSlot(name);
+        if (IsRecent(_recentNames, slot, name))
+        {
+            return name;
+        }
+
         if (_policy.IsKnownCleanSpanName(name))
         {
+            _recentNames[slot] = name;
             return name;
         }
 
@@ -779,6 +790,7 @@ internal sealed class ScrubSession
         if (ReferenceEquals(result, original))
         {
             _policy.AddCleanSpanName(original);
+            _recentNames[slot] = original;
         }
 
         return result;
@@ -851,8 +863,7 @@ internal sealed class ScrubSession
             // them: the scan depends on nothing but the text, so the answer is the one a scan would give.
             _recentClean ??= new string?[RecentCleanSlots];
             slot = RecentCleanSlot(s);
-            var recent = _recentClean[slot];
-            if (recent is not null && (ReferenceEquals(recent, s) || string.Equals(recent, s, StringComparison.Ordinal)))
+            if (IsRecent(_recentClean, slot, s))
             {
                 return s;
             }
@@ -949,6 +960,9 @@ internal sealed class ScrubSession
         _changed++;
         return sb.ToString();
     }
+
+    private static bool IsRecent(string?[] cache, int slot, string s) =>
+        cache[slot] is { } recent && (ReferenceEquals(recent, s) || string.Equals(recent, s, StringComparison.Ordinal));
 
     /// <summary>The slot of a non-empty value in the recent-clean cache, from its length and its first, middle and last chars.</summary>
     private static int RecentCleanSlot(string s)
