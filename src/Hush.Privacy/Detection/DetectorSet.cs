@@ -1,3 +1,4 @@
+using System.Numerics;
 using Hush.Privacy.Detection.BuiltIn;
 
 namespace Hush.Privacy.Detection;
@@ -26,6 +27,9 @@ public sealed class DetectorSet
     /// <summary>The built-in detectors by index (null for custom ones), called without a virtual hop or a view object.</summary>
     private readonly BuiltInDetector?[] _builtIns;
 
+    /// <summary>Every prefilter's flag and count checks as bit tables, so one value costs five loads instead of one check per detector.</summary>
+    private readonly PrefilterMasks? _masks;
+
     /// <summary>Creates a set over <paramref name="detectors"/> (run in the given order).</summary>
     public DetectorSet(IEnumerable<IValueDetector> detectors)
     {
@@ -45,6 +49,8 @@ public sealed class DetectorSet
             _builtIns[i] = _detectors[i] as BuiltInDetector;
             _prefilters[i] = _builtIns[i]?.Prefilter ?? default;
         }
+
+        _masks = _detectors.Length <= PrefilterMasks.MaxDetectors ? new PrefilterMasks(_prefilters) : null;
     }
 
     /// <summary>The detectors, in run order.</summary>
@@ -81,6 +87,13 @@ public sealed class DetectorSet
         string scanned = text;
         if (features.Has(CharFlags.NonAscii | CharFlags.Percent))
         {
+            if (_masks is not null && TextFeatures.TryComputeLatin1Normalized(text, out TextFeatures normalized) &&
+                _masks.Candidates(normalized) == 0)
+            {
+                // No detector's flag and count checks pass on the normalized text: nothing to find, no view needed.
+                return whole;
+            }
+
             view = TextView.Create(text);
             if (view.IsNormalized)
             {
@@ -93,35 +106,25 @@ public sealed class DetectorSet
             }
         }
 
-        for (int i = 0; i < _detectors.Length; i++)
+        if (_masks is not null)
         {
-            ref readonly Prefilter prefilter = ref _prefilters[i];
-            if (!prefilter.Allows(features))
+            // The same detectors the per-detector checks below would pass, in the same order.
+            ulong candidates = _masks.Candidates(features);
+            while (candidates != 0)
             {
-                continue;
+                int i = BitOperations.TrailingZeroCount(candidates);
+                candidates &= candidates - 1;
+                RunIfRunsAllow(i, ref features, text, scanned, ref view, matches);
             }
-
-            if (prefilter.NeedsRuns)
+        }
+        else
+        {
+            for (int i = 0; i < _detectors.Length; i++)
             {
-                if (prefilter.LacksRuns(features))
+                if (_prefilters[i].Allows(features))
                 {
-                    features = features.WithRuns(scanned, prefilter);
+                    RunIfRunsAllow(i, ref features, text, scanned, ref view, matches);
                 }
-
-                if (!prefilter.AllowsRuns(features))
-                {
-                    continue;
-                }
-            }
-
-            if (_builtIns[i] is { } builtIn)
-            {
-                RunBuiltIn(builtIn, text.Length, scanned, view, matches);
-            }
-            else
-            {
-                view ??= TextView.Create(text);
-                RunOne(_detectors[i], view, matches);
             }
         }
 
@@ -131,6 +134,34 @@ public sealed class DetectorSet
         }
 
         return whole;
+    }
+
+    /// <summary>Runs detector <paramref name="i"/>, whose flag and count checks passed, unless its run-length checks fail.</summary>
+    private void RunIfRunsAllow(int i, ref TextFeatures features, string text, string scanned, ref TextView? view, List<DetectorMatch> matches)
+    {
+        ref readonly Prefilter prefilter = ref _prefilters[i];
+        if (prefilter.NeedsRuns)
+        {
+            if (prefilter.LacksRuns(features))
+            {
+                features = features.WithRuns(scanned, prefilter);
+            }
+
+            if (!prefilter.AllowsRuns(features))
+            {
+                return;
+            }
+        }
+
+        if (_builtIns[i] is { } builtIn)
+        {
+            RunBuiltIn(builtIn, text.Length, scanned, view, matches);
+        }
+        else
+        {
+            view ??= TextView.Create(text);
+            RunOne(_detectors[i], view, matches);
+        }
     }
 
     private static void RunBuiltIn(BuiltInDetector detector, int originalLength, string scanned, TextView? view, List<DetectorMatch> matches)

@@ -37,6 +37,13 @@ internal readonly struct TextFeatures
     /// <summary>SearchValues rather than IndexOfAnyInRange: its unoptimized generic code allocates until tier-up.</summary>
     private static readonly SearchValues<char> AsciiDigits = SearchValues.Create("0123456789");
 
+    /// <summary>
+    /// Texts up to this long are walked char by char: ids and addresses (UUIDs, hex, IPs) alternate digits and letters
+    /// every few chars, and one vectorized search per short group cost more than the chars it skipped (a UUID's digit
+    /// runs took ~100 ns). Longer texts (SQL, stack traces) keep the vectorized search.
+    /// </summary>
+    private const int ScalarScanChars = 64;
+
     private static readonly SearchValues<char> AsciiAlphanumerics =
         SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
@@ -101,6 +108,53 @@ internal readonly struct TextFeatures
     }
 
     /// <summary>
+    /// The features of <c>TextView.Create(text).Normalized</c> without building it, for text whose chars are all Latin-1
+    /// (U+0000-U+00FF) and that has no <c>%</c>: bytes values that are not UTF-8 are scanned as Latin-1, and building
+    /// the view of eight random bytes cost more than the rest of their scan. Without <c>%</c> the normalization is per
+    /// char and context-free (ASCII stays, each other char becomes the same text wherever it stands), so the
+    /// normalized text is the concatenation of each char's own normalized form, whose features are tabled once by
+    /// normalizing that char alone. False (features unknown) for any other text.
+    /// </summary>
+    public static bool TryComputeLatin1Normalized(ReadOnlySpan<char> text, out TextFeatures normalized)
+    {
+        CharFlags[] table = AsciiTable;
+        Latin1Fold[] folds = Latin1Folds.Value;
+        CharFlags flags = CharFlags.None;
+        int digits = 0, length = 0;
+        foreach (char c in text)
+        {
+            if (c < 128)
+            {
+                CharFlags f = table[c];
+                flags |= f;
+                digits += (int)(f & CharFlags.Digit) >> 12;
+                length++;
+                continue;
+            }
+
+            if (c > 0xFF)
+            {
+                normalized = default;
+                return false;
+            }
+
+            Latin1Fold fold = folds[c - 128];
+            flags |= fold.Flags;
+            digits += fold.Digits;
+            length += fold.Length;
+        }
+
+        if ((flags & CharFlags.Percent) != 0)
+        {
+            normalized = default;
+            return false;
+        }
+
+        normalized = new TextFeatures(length, digits, flags);
+        return true;
+    }
+
+    /// <summary>
     /// These features plus the run lengths a prefilter asks for (card and phone runs together, the alphanumeric run
     /// apart), computed on <paramref name="text"/> (the same text the features were computed on) only when not yet
     /// known. Only values that already passed a detector's flag and count checks get here.
@@ -131,15 +185,35 @@ internal readonly struct TextFeatures
         int card = 0, phone = 0, cardCur = 0, phoneCur = 0;
         int prevEnd = -1;
         int i = 0;
+        bool scalar = text.Length <= ScalarScanChars;
         while (i < text.Length)
         {
-            int d = text[i..].IndexOfAny(AsciiDigits);
-            if (d < 0)
+            int start;
+            if (scalar)
             {
-                break;
+                while (i < text.Length && (uint)(text[i] - '0') > 9)
+                {
+                    i++;
+                }
+
+                if (i == text.Length)
+                {
+                    break;
+                }
+
+                start = i;
+            }
+            else
+            {
+                int d = text[i..].IndexOfAny(AsciiDigits);
+                if (d < 0)
+                {
+                    break;
+                }
+
+                start = i + d;
             }
 
-            int start = i + d;
             int end = start + 1;
             while (end < text.Length && (uint)(text[end] - '0') <= 9)
             {
@@ -168,19 +242,45 @@ internal readonly struct TextFeatures
         int best = 0, current = 0;
         int prevEnd = -1;
         int i = 0;
+        bool scalar = text.Length <= ScalarScanChars;
         while (i < text.Length)
         {
-            int d = text[i..].IndexOfAny(AsciiAlphanumerics);
-            if (d < 0)
+            int start, length;
+            if (scalar)
             {
-                break;
-            }
+                while (i < text.Length && !char.IsAsciiLetterOrDigit(text[i]))
+                {
+                    i++;
+                }
 
-            int start = i + d;
-            int length = text[start..].IndexOfAnyExcept(AsciiAlphanumerics);
-            if (length < 0)
+                if (i == text.Length)
+                {
+                    break;
+                }
+
+                start = i;
+                int end = i + 1;
+                while (end < text.Length && char.IsAsciiLetterOrDigit(text[end]))
+                {
+                    end++;
+                }
+
+                length = end - start;
+            }
+            else
             {
-                length = text.Length - start;
+                int d = text[i..].IndexOfAny(AsciiAlphanumerics);
+                if (d < 0)
+                {
+                    break;
+                }
+
+                start = i + d;
+                length = text[start..].IndexOfAnyExcept(AsciiAlphanumerics);
+                if (length < 0)
+                {
+                    length = text.Length - start;
+                }
             }
 
             current = prevEnd >= 0 && start - prevEnd == 1 && text[prevEnd] == ' ' ? current + length : length;
@@ -191,6 +291,20 @@ internal readonly struct TextFeatures
 
         return best;
     }
+
+    /// <summary>The normalized form of U+0080-U+00FF, each char alone, from <see cref="TextView"/> itself.</summary>
+    private static readonly Lazy<Latin1Fold[]> Latin1Folds = new(static () =>
+    {
+        var folds = new Latin1Fold[128];
+        for (int c = 128; c < 256; c++)
+        {
+            string normalized = TextView.Create(((char)c).ToString()).Normalized;
+            TextFeatures f = Compute(normalized);
+            folds[c - 128] = new Latin1Fold(f.Length, f.Digits, f.Flags);
+        }
+
+        return folds;
+    });
 
     private static bool IsPhoneSeparator(char c) => c is ' ' or '-' or '.' or '(' or ')';
 
@@ -222,6 +336,9 @@ internal readonly struct TextFeatures
         return t;
     }
 }
+
+/// <summary>The features one Latin-1 char contributes to a normalized text.</summary>
+internal readonly record struct Latin1Fold(int Length, int Digits, CharFlags Flags);
 
 /// <summary>
 /// What a value must have for a detector to possibly match: a minimum length and digit count, every flag of
@@ -256,4 +373,68 @@ internal readonly record struct Prefilter(int MinLength, int MinDigits, CharFlag
         (MinCardRun == 0 || f.CardRun < 0 || f.CardRun >= MinCardRun) &&
         (MinPhoneRun == 0 || f.PhoneRun < 0 || f.PhoneRun >= MinPhoneRun) &&
         (MinAlnumRun == 0 || f.AlnumRun < 0 || f.AlnumRun >= MinAlnumRun);
+}
+
+/// <summary>
+/// The flag and count checks of up to 64 prefilters as bit tables: bit i of <see cref="Candidates"/> is set exactly when
+/// prefilter i's <see cref="Prefilter.Allows"/> is true. Lengths and digit counts index a table each (clamped to the
+/// largest minimum, past which every count passes); the 16 flag bits split into two bytes, each indexing an "all of"
+/// and an "any of" table, because "all of" holds when it holds on both halves and "any of" when it holds on either.
+/// </summary>
+internal sealed class PrefilterMasks
+{
+    public const int MaxDetectors = 64;
+
+    private readonly ulong[] _byLength;
+    private readonly ulong[] _byDigits;
+    private readonly ulong[] _allLow = new ulong[256];
+    private readonly ulong[] _allHigh = new ulong[256];
+    private readonly ulong[] _anyLow = new ulong[256];
+    private readonly ulong[] _anyHigh = new ulong[256];
+
+    public PrefilterMasks(ReadOnlySpan<Prefilter> prefilters)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(prefilters.Length, MaxDetectors);
+        int maxLength = 0, maxDigits = 0;
+        foreach (Prefilter p in prefilters)
+        {
+            maxLength = Math.Max(maxLength, p.MinLength);
+            maxDigits = Math.Max(maxDigits, p.MinDigits);
+        }
+
+        _byLength = new ulong[maxLength + 1];
+        _byDigits = new ulong[maxDigits + 1];
+        for (int i = 0; i < prefilters.Length; i++)
+        {
+            Prefilter p = prefilters[i];
+            ulong bit = 1UL << i;
+            for (int n = 0; n <= maxLength; n++)
+            {
+                _byLength[n] |= n >= p.MinLength ? bit : 0;
+            }
+
+            for (int n = 0; n <= maxDigits; n++)
+            {
+                _byDigits[n] |= n >= p.MinDigits ? bit : 0;
+            }
+
+            int all = (int)p.AllOf, any = (int)p.AnyOf;
+            for (int b = 0; b < 256; b++)
+            {
+                _allLow[b] |= (b & all & 0xFF) == (all & 0xFF) ? bit : 0;
+                _allHigh[b] |= (b & (all >> 8)) == (all >> 8) ? bit : 0;
+                _anyLow[b] |= any == 0 || (b & any & 0xFF) != 0 ? bit : 0;
+                _anyHigh[b] |= any == 0 || (b & (any >> 8)) != 0 ? bit : 0;
+            }
+        }
+    }
+
+    /// <summary>The prefilters (by bit) whose flag and count checks <paramref name="f"/> passes.</summary>
+    public ulong Candidates(in TextFeatures f)
+    {
+        int flags = (int)f.Flags;
+        int low = flags & 0xFF, high = (flags >> 8) & 0xFF;
+        return _byLength[Math.Min(f.Length, _byLength.Length - 1)] & _byDigits[Math.Min(f.Digits, _byDigits.Length - 1)] &
+            _allLow[low] & _allHigh[high] & (_anyLow[low] | _anyHigh[high]);
+    }
 }

@@ -41,6 +41,20 @@ internal sealed class ScrubSession
     /// <summary>Longer values are scanned every time: they rarely repeat and would make each lookup cost a scan.</summary>
     private const int MaxMemoizedCleanChars = 1024;
 
+    /// <summary>
+    /// Slots of the direct-mapped cache in front of the clean-value set (power of two). Most attributes are short values
+    /// that repeat on every span of a kind ("GET", "postgresql", "https"): picking the slot from the length and two chars
+    /// and comparing one string costs a few nanoseconds, a third of hashing the value for the set.
+    /// </summary>
+    private const int RecentCleanSlots = 256;
+
+    /// <summary>
+    /// SQL and URL rewrites remembered for the rest of one call: <c>db.statement</c> and <c>db.query.text</c> carry the
+    /// same statement, and a route is called more than once per request. Bounded like the clean values, and only for
+    /// values the transforms read whole (at most <see cref="MaxMemoizedCleanChars"/>).
+    /// </summary>
+    private const int MaxMemoizedTransforms = 512;
+
     private const string LimitsRule = "limits";
     private const string DetectorRulePrefix = "detector/";
 
@@ -59,6 +73,11 @@ internal sealed class ScrubSession
     private Dictionary<string, Dictionary<string, string>>? _pseudonyms;
     private int _memoizedPseudonyms;
     private HashSet<string>? _cleanValues;
+    private string?[]? _recentClean;
+    private string?[]? _recentNames;
+    private Dictionary<string, string>? _sqlResults;
+    private Dictionary<string, string>? _urlResults;
+    private int _memoizedTransforms;
     private bool _inSpan;
     private int _changed;
     private int _dropped;
@@ -607,9 +626,9 @@ internal sealed class ScrubSession
             case PolicyAction.Generalize:
                 return Changed(rule, Generalize(s, rule.DataClass));
             case PolicyAction.Sql:
-                return Transformed(rule, s, SqlNormalizer.Normalize(CapForTransform(s)), droppable);
+                return Transformed(rule, s, Memoized(ref _sqlResults, s, static v => SqlNormalizer.Normalize(CapForTransform(v))), droppable);
             case PolicyAction.Url:
-                return Transformed(rule, s, UrlSanitizer.Sanitize(CapForTransform(s)), droppable);
+                return Transformed(rule, s, Memoized(ref _urlResults, s, static v => UrlSanitizer.Sanitize(CapForTransform(v))), droppable);
             case PolicyAction.Truncate:
                 return Transformed(rule, s, Truncator.Truncate(s, rule.MaxChars), droppable);
             default:
@@ -637,6 +656,34 @@ internal sealed class ScrubSession
         }
 
         return rule.Detect ? Detect(result, droppable) : result;
+    }
+
+    /// <summary>
+    /// The transform's result for <paramref name="s"/>, computed once per call. The transforms are pure functions of the
+    /// value, so a remembered result is the one a second call would return; the counters and the detectors still run
+    /// on it every time (<see cref="Transformed"/>), so accounting and findings do not change.
+    /// </summary>
+    private string Memoized(ref Dictionary<string, string>? memo, string s, Func<string, string> transform)
+    {
+        if (s.Length > MaxMemoizedCleanChars)
+        {
+            return transform(s);
+        }
+
+        memo ??= new Dictionary<string, string>(StringComparer.Ordinal);
+        if (memo.TryGetValue(s, out var result))
+        {
+            return result;
+        }
+
+        result = transform(s);
+        if (_memoizedTransforms < MaxMemoizedTransforms)
+        {
+            memo[s] = result;
+            _memoizedTransforms++;
+        }
+
+        return result;
     }
 
     /// <summary>Transforms (SQL, URL, mask) work on at most the scanned prefix: their cost stays bounded per value.</summary>
@@ -697,8 +744,18 @@ internal sealed class ScrubSession
             return name ?? string.Empty;
         }
 
+        // Span names repeat on every span of a route: a recent unchanged one is answered by one string compare,
+        // before the policy's shared cache hashes it.
+        _recentNames ??= new string?[RecentCleanSlots];
+        var slot = RecentCleanSlot(name);
+        if (IsRecent(_recentNames, slot, name))
+        {
+            return name;
+        }
+
         if (_policy.IsKnownCleanSpanName(name))
         {
+            _recentNames[slot] = name;
             return name;
         }
 
@@ -733,6 +790,7 @@ internal sealed class ScrubSession
         if (ReferenceEquals(result, original))
         {
             _policy.AddCleanSpanName(original);
+            _recentNames[slot] = original;
         }
 
         return result;
@@ -798,9 +856,23 @@ internal sealed class ScrubSession
         }
 
         var memoize = s.Length <= MaxMemoizedCleanChars;
-        if (memoize && _cleanValues is not null && _cleanValues.Contains(s))
+        var slot = 0;
+        if (memoize)
         {
-            return s;
+            // Only values a full scan found clean are remembered, and only an ordinally equal value is answered from
+            // them: the scan depends on nothing but the text, so the answer is the one a scan would give.
+            _recentClean ??= new string?[RecentCleanSlots];
+            slot = RecentCleanSlot(s);
+            if (IsRecent(_recentClean, slot, s))
+            {
+                return s;
+            }
+
+            if (_cleanValues is not null && _cleanValues.Contains(s))
+            {
+                _recentClean[slot] = s;
+                return s;
+            }
         }
 
         var whole = _policy.Detectors.Scan(s, _matches);
@@ -808,6 +880,7 @@ internal sealed class ScrubSession
         {
             if (memoize)
             {
+                _recentClean![slot] = s;
                 _cleanValues ??= new HashSet<string>(MaxMemoizedCleanValues, StringComparer.Ordinal);
                 if (_cleanValues.Count < MaxMemoizedCleanValues)
                 {
@@ -886,6 +959,20 @@ internal sealed class ScrubSession
         sb.Append(s, pos, s.Length - pos);
         _changed++;
         return sb.ToString();
+    }
+
+    private static bool IsRecent(string?[] cache, int slot, string s) =>
+        cache[slot] is { } recent && (ReferenceEquals(recent, s) || string.Equals(recent, s, StringComparison.Ordinal));
+
+    /// <summary>The slot of a non-empty value in the recent-clean cache, from its length and its first, middle and last chars.</summary>
+    private static int RecentCleanSlot(string s)
+    {
+        var n = s.Length;
+        var h = ((uint)n * 0x9E3779B1u) ^ s[0] ^ ((uint)s[n >> 1] << 7) ^ ((uint)s[n - 1] << 14);
+        h ^= h >> 13;
+        h *= 0x5BD1E995u;
+        h ^= h >> 15;
+        return (int)(h & (RecentCleanSlots - 1));
     }
 
     private void RemovePlaceholderMatches(string s)

@@ -22,6 +22,19 @@ public sealed class RunFeatureTests
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(3000));
     }
 
+    /// <summary>Texts past the char-by-char limit take the vectorized walk; both must give the same runs.</summary>
+    [Fact]
+    public void DigitRunsAndAlphanumericRun_LongText_SameAsPerCharReference()
+    {
+        var longValue = Gen.Choose(2, 5).SelectMany(n => Gen.ArrayOf(Value, n)).Select(string.Concat);
+        Prop.ForAll(longValue.ToArbitrary(), value =>
+        {
+            var (card, phone, alnum) = Reference(value);
+            Assert.Equal((card, phone), TextFeatures.DigitRuns(value));
+            Assert.Equal(alnum, TextFeatures.AlphanumericRun(value));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+    }
+
     [Theory]
     [InlineData("4111 1111 1111 1111", 16, 16, 16)]
     [InlineData("(415) 555-2671", 7, 10, 4)]

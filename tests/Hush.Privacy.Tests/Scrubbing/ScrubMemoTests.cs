@@ -83,4 +83,54 @@ public sealed class ScrubMemoTests
             }
         }
     }
+
+    [Fact]
+    public void Scrub_SecretsSharingTheRecentCleanSlotOfACleanValue_StillFound()
+    {
+        // Same length and same first, middle and last chars as the clean value before it: the same recent-clean slot.
+        var span = NewSpan("op");
+        for (int i = 0; i < 50; i++)
+        {
+            span.Attributes.Add(Attr("app.c", "ref 0000000100000000 k"));
+            span.Attributes.Add(Attr("app.d", "ref 4111111111111111 k"));
+        }
+
+        var counters = new PrivacyCounters();
+        DefaultScrubber(counters).Scrub(Request(span), Tenant);
+
+        for (int i = 0; i < 50; i++)
+        {
+            Assert.Equal("ref 0000000100000000 k", span.Attributes[2 * i].Value.StringValue);
+            Assert.DoesNotContain("4111", span.Attributes[(2 * i) + 1].Value.StringValue, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(50, counters.Total("redact"));
+    }
+
+    [Fact]
+    public void Scrub_SameStatementInBothSqlKeys_BothNormalizedAndCounted()
+    {
+        const string Sql = "SELECT * FROM users WHERE email = 'jane.doe@example.com' AND id = 42";
+        var span = NewSpan("op");
+        for (int i = 0; i < 20; i++)
+        {
+            span.Attributes.Add(Attr("db.statement", new string(Sql.AsSpan())));
+            span.Attributes.Add(Attr("db.query.text", new string(Sql.AsSpan())));
+            span.Attributes.Add(Attr("url.full", "https://shop.test/api/users/jane.doe@example.com?token=abc123def456"));
+        }
+
+        var counters = new PrivacyCounters();
+        DefaultScrubber(counters).Scrub(Request(span), Tenant);
+
+        foreach (var kv in span.Attributes)
+        {
+            Assert.DoesNotContain("jane.doe", kv.Value.StringValue, StringComparison.Ordinal);
+            Assert.DoesNotContain("abc123", kv.Value.StringValue, StringComparison.Ordinal);
+        }
+
+        Assert.Equal("SELECT * FROM users WHERE email = ? AND id = ?", span.Attributes[0].Value.StringValue);
+        Assert.Equal(span.Attributes[0].Value.StringValue, span.Attributes[1].Value.StringValue);
+        Assert.Equal(40, counters.Total("sql"));
+        Assert.Equal(20, counters.Total("url"));
+    }
 }

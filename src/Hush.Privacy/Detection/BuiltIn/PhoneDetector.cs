@@ -72,9 +72,15 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
         return c != '+' && c != '(' || (i + 1 < s.Length && Chars.IsDigit(s[i + 1]));
     }
 
-    /// <summary>Returns the end of a phone number starting at <paramref name="i"/>, or -1.</summary>
+    /// <summary>
+    /// Returns the end of a phone number starting at <paramref name="i"/>, or -1. The digit groups are read as far as
+    /// they go; when all of them together are not a number, a shorter run that ends where a space follows is tried,
+    /// longest first: "020 7946 0958 123" and "+44 20 7946 0958 12345" hold a number followed by another one (an
+    /// extension, a count), while a run joined by dashes or dots past the number ("415-555-2671-12") is an id.
+    /// </summary>
     private static int TryParse(string s, int i, Span<int> groups)
     {
+        Span<int> ends = stackalloc int[MaxGroups];
         int j = i;
         bool plus = s[j] == '+';
         if (plus)
@@ -85,8 +91,10 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
         int count = 0;
         int digits = 0;
         int parenGroup = -1;
-        bool dot = false;
-        bool otherSep = false;
+
+        // Bit k: the separator before group k is a dot, or a space or dash.
+        int dots = 0;
+        int others = 0;
         while (true)
         {
             bool paren = j < s.Length && s[j] == '(';
@@ -103,15 +111,11 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
                 parenGroup = count;
             }
 
-            groups[count++] = ge - gs;
-            digits += ge - gs;
-            if (digits > MaxDigits)
-            {
-                return -1;
-            }
-
+            groups[count] = ge - gs;
             j = paren ? ge + 1 : ge;
-            if (j >= s.Length)
+            ends[count++] = j;
+            digits += ge - gs;
+            if (digits > MaxDigits || j >= s.Length)
             {
                 break;
             }
@@ -124,8 +128,8 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
 
             if (sep is ' ' or '-' or '.' && j + 1 < s.Length && (Chars.IsDigit(s[j + 1]) || s[j + 1] == '('))
             {
-                dot |= sep == '.';
-                otherSep |= sep != '.';
+                dots |= sep == '.' ? 1 << count : 0;
+                others |= sep != '.' ? 1 << count : 0;
                 j++;
                 continue;
             }
@@ -133,26 +137,45 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
             break;
         }
 
-        // Trim a trailing separator that was consumed without a following group.
-        int end = j;
-        while (end > i && !Chars.IsDigit(s[end - 1]) && s[end - 1] != ')')
+        for (int k = count; k > 0; k--)
         {
-            end--;
+            if (k < count && s[ends[k - 1]] != ' ')
+            {
+                continue;
+            }
+
+            int end = ends[k - 1];
+            int within = (1 << k) - 1;
+            if (IsNumber(s, i, plus, groups[..k], parenGroup < k ? parenGroup : -1, (dots & within) != 0, (others & within) != 0) &&
+                BoundedAfter(s, end))
+            {
+                return end;
+            }
         }
 
-        if (count == 0 || !BoundedAfter(s, end) || (dot && otherSep))
+        return -1;
+    }
+
+    /// <summary>True when the groups <paramref name="g"/> starting at <paramref name="i"/> form a phone number.</summary>
+    private static bool IsNumber(string s, int i, bool plus, ReadOnlySpan<int> g, int parenGroup, bool dot, bool otherSep)
+    {
+        int digits = 0;
+        foreach (int len in g)
         {
-            return -1;
+            digits += len;
         }
 
-        ReadOnlySpan<int> g = groups[..count];
+        if (digits > MaxDigits || (dot && otherSep))
+        {
+            return false;
+        }
+
         char first = plus ? s[i + 1] : s[i] == '(' ? s[i + 1] : s[i];
-        bool ok = plus
+        return plus
             ? digits >= MinInternational && first != '0' && !dot
             : parenGroup == 0
-                ? digits is 10 or 11 && g[0] is >= 2 and <= 5 && count >= 2
+                ? digits is 10 or 11 && g[0] is >= 2 and <= 5 && g.Length >= 2
                 : parenGroup < 0 && IsNational(s, i, g, digits, dot);
-        return ok ? end : -1;
     }
 
     private static bool IsNational(string s, int i, ReadOnlySpan<int> g, int digits, bool dot)
