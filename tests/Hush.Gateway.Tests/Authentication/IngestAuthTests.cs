@@ -369,6 +369,9 @@ public sealed class IngestAuthTests
             Endpoint = protocol == OtlpExportProtocol.Grpc ? server.GrpcEndpoint! : new Uri(server.HttpEndpoint!, "v1/traces"),
             Protocol = protocol,
             Headers = headers,
+
+            // Room for the rate test's retry, which waits out the Retry-After of a bucket refilling at 1 KiB/s.
+            TimeoutMilliseconds = 30_000,
         });
         using var sdk = Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService(service))
@@ -377,11 +380,12 @@ public sealed class IngestAuthTests
             .Build();
         using (var activity = source.StartActivity("GET /cart", ActivityKind.Server))
         {
-            // About 2 KB on the wire: more than what the rate test leaves in a bucket refilling at 1 KiB/s.
-            activity?.SetTag("note", new string('n', 2000));
+            // About 5 KB on the wire: the rate test's drained bucket, refilling at 1 KiB/s, holds that only ~5 s later,
+            // longer than a busy machine takes to build this SDK (2 KB, ~2 s, was not always enough).
+            activity?.SetTag("note", new string('n', 5000));
         }
 
-        sdk.ForceFlush(10_000);
+        sdk.ForceFlush(30_000);
         return CapturingExportProcessor.Last;
     }
 
