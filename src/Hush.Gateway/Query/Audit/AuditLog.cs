@@ -87,6 +87,7 @@ internal sealed class AuditLog
     private readonly TimeProvider _time;
     private long _seq;
     private byte[] _hash;
+    private readonly string _directory;
     private readonly long _rotateBytes;
     private long _logLength = -1;
     private long _headSyncedAt = long.MinValue;
@@ -97,6 +98,7 @@ internal sealed class AuditLog
 
     private AuditLog(string directory, byte[] key, TimeProvider time, long rotateBytes)
     {
+        _directory = directory;
         LogPath = Path.Combine(directory, "audit.log");
         HeadPath = Path.Combine(directory, "audit.head");
         _key = key;
@@ -105,7 +107,8 @@ internal sealed class AuditLog
         _hash = new byte[32];
         try
         {
-            (_seq, _hash) = ReadChainEnd(directory, LogPath, live: null);
+            using var live = File.Exists(LogPath) ? new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite) : null;
+            (_seq, _hash) = ReadChainEnd(live);
             _headMismatch = !HeadMatches(_seq, _hash);
         }
         catch (IOException)
@@ -254,7 +257,7 @@ internal sealed class AuditLog
         if (stream.Length != _logLength)
         {
             // Not where this writer left it (or the first group): find the chain's end on disk.
-            var (seq, hash) = ReadChainEnd(Path.GetDirectoryName(LogPath)!, LogPath, stream);
+            var (seq, hash) = ReadChainEnd(stream);
             if (seq != _seq || !CryptographicOperations.FixedTimeEquals(hash, _hash))
             {
                 // Legitimate when that writer also moved the authenticated head to the same place; tampering otherwise.
@@ -299,7 +302,7 @@ internal sealed class AuditLog
             // the next group (of any writer) starts a new live file whose first record chains from this one's last.
             try
             {
-                File.Move(LogPath, Path.Combine(Path.GetDirectoryName(LogPath)!, RotatedName(FirstSeq(stream, _seq), _seq)), overwrite: false);
+                File.Move(LogPath, Path.Combine(_directory, RotatedName(FirstSeq(stream, _seq), _seq)), overwrite: false);
                 _logLength = 0;
             }
             catch (IOException)
@@ -326,26 +329,17 @@ internal sealed class AuditLog
     }
 
     /// <summary>
-    /// The seq and hash the next record chains from: the live file's last record, or, when it is empty or missing
-    /// (just rotated), the newest rotated file's; zero for a log never written.
+    /// The seq and hash the next record chains from: the <paramref name="live"/> file's last record, or, when it is
+    /// empty or missing (just rotated), the newest rotated file's; zero for a log never written.
     /// </summary>
-    private static (long Seq, byte[] Hash) ReadChainEnd(string directory, string logPath, FileStream? live)
+    private (long Seq, byte[] Hash) ReadChainEnd(FileStream? live)
     {
         if (live is { Length: > 0 })
         {
-            return ReadTail(live, logPath);
+            return ReadTail(live, LogPath);
         }
 
-        if (live is null && File.Exists(logPath))
-        {
-            using var stream = new FileStream(logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            if (stream.Length > 0)
-            {
-                return ReadTail(stream, logPath);
-            }
-        }
-
-        var rotated = RotatedFiles(directory);
+        var rotated = RotatedFiles(_directory);
         if (rotated.Length == 0)
         {
             return (0, new byte[32]);
@@ -361,8 +355,7 @@ internal sealed class AuditLog
         stream.Seek(0, SeekOrigin.Begin);
         var head = new byte[(int)Math.Min(stream.Length, TailBytes)];
         stream.ReadExactly(head);
-        var line = head.AsSpan();
-        var newline = line.IndexOf((byte)'\n');
+        var newline = head.AsSpan().IndexOf((byte)'\n');
         try
         {
             using var doc = JsonDocument.Parse(head.AsMemory(0, newline < 0 ? head.Length : newline));
@@ -380,7 +373,7 @@ internal sealed class AuditLog
     {
         try
         {
-            using var stream = new FileStream(HeadPath, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Write, Share = FileShare.ReadWrite, BufferSize = 0 });
+            using var stream = OpenHeadForWrite(HeadPath);
             stream.Flush(flushToDisk: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -503,7 +496,7 @@ internal sealed class AuditLog
             return;
         }
 
-        using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Write, Share = FileShare.ReadWrite, BufferSize = 0 });
+        using var stream = OpenHeadForWrite(path);
         RandomAccess.Write(stream.SafeFileHandle, record, 0);
         if (stream.Length != HeadBytes)
         {
@@ -516,6 +509,10 @@ internal sealed class AuditLog
             stream.Flush(flushToDisk: true);
         }
     }
+
+    /// <summary>The existing head, unbuffered, for an in-place write or a flush.</summary>
+    private static FileStream OpenHeadForWrite(string path)
+        => new(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Write, Share = FileShare.ReadWrite, BufferSize = 0 });
 
     /// <summary>The authentic head, or null when it is missing, unreadable or its MAC does not verify.</summary>
     internal static (long Seq, byte[] Hash)? ReadHead(string path, byte[] key)
