@@ -92,8 +92,13 @@ public sealed class EncodeEdgeTests
         {
             var spans = decoded.ResourceSpans[0].ScopeSpans[0].Spans;
             Assert.Same(spans[0].Attributes[0].Key, spans[1].Attributes[0].Key);
-            Assert.NotSame(spans[0].Attributes[0].Value.StringValue, spans[1].Attributes[0].Value.StringValue);
         }
+
+        // Keys are interned across requests; values never are (RequestStringsTests: shared within one request only).
+        var bytes = OtlpProtobuf.Encode(request);
+        Assert.NotSame(
+            OtlpProtobuf.DecodeTraceRequest(bytes).ResourceSpans[0].ScopeSpans[0].Spans[0].Attributes[0].Value.StringValue,
+            OtlpProtobuf.DecodeTraceRequest(bytes).ResourceSpans[0].ScopeSpans[0].Spans[0].Attributes[0].Value.StringValue);
     }
 
     [Fact]

@@ -45,6 +45,9 @@ internal sealed class AttributeKeyCache
     /// <summary>This thread's table.</summary>
     public static AttributeKeyCache Current => _current ??= new AttributeKeyCache();
 
+    /// <summary>This thread's table of one request's values (open only while a request decodes).</summary>
+    public RequestStrings Strings { get; } = new();
+
     /// <summary>Returns the key for <paramref name="utf8"/>; throws <see cref="DecoderFallbackException"/> on invalid UTF-8.</summary>
     public static string GetOrAdd(ReadOnlySpan<byte> utf8) =>
         Current.TryGetOrAdd(utf8) ?? throw new DecoderFallbackException("An attribute key is not valid UTF-8.");

@@ -181,7 +181,7 @@ internal ref struct ProtoReader
     public string ReadString(string field)
     {
         var slice = ReadLengthDelimited(out var offset);
-        return Utf8Text.TryDecode(slice) ?? throw Error(offset, $"{_message}.{field} is not valid UTF-8");
+        return Keys.Strings.TryDecode(slice) ?? throw Error(offset, $"{_message}.{field} is not valid UTF-8");
     }
 
     /// <summary>Reads an attribute key through the per-thread intern cache.</summary>

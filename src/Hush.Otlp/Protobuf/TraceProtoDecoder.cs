@@ -23,27 +23,39 @@ internal static class TraceProtoDecoder
     /// its id, and leave out scopes and resources left without a span (a store block holds ~1,000 spans of ~150 traces).</param>
     public static TraceRequest DecodeTraceRequest(ReadOnlySpan<byte> data, TraceId only = default)
     {
-        var r = new ProtoReader(data, 0, "ExportTraceServiceRequest", AttributeKeyCache.Current);
-        var request = new TraceRequest();
-        while (r.TryReadTag(out var field, out var wt))
+        var keys = AttributeKeyCache.Current;
+        var opened = keys.Strings.Begin();
+        try
         {
-            if (field == 1)
+            var r = new ProtoReader(data, 0, "ExportTraceServiceRequest", keys);
+            var request = new TraceRequest();
+            while (r.TryReadTag(out var field, out var wt))
             {
-                r.Expect(wt, WireType.LengthDelimited, "resource_spans");
-                var inner = r.ReadMessage("ResourceSpans");
-                var rs = DecodeResourceSpans(ref inner, only);
-                if (only.IsEmpty || rs.ScopeSpans.Count > 0)
+                if (field == 1)
                 {
-                    request.ResourceSpans.Add(rs);
+                    r.Expect(wt, WireType.LengthDelimited, "resource_spans");
+                    var inner = r.ReadMessage("ResourceSpans");
+                    var rs = DecodeResourceSpans(ref inner, only);
+                    if (only.IsEmpty || rs.ScopeSpans.Count > 0)
+                    {
+                        request.ResourceSpans.Add(rs);
+                    }
+                }
+                else
+                {
+                    r.Skip(field, wt);
                 }
             }
-            else
+
+            return request;
+        }
+        finally
+        {
+            if (opened)
             {
-                r.Skip(field, wt);
+                keys.Strings.End();
             }
         }
-
-        return request;
     }
 
     private static ResourceSpans DecodeResourceSpans(ref ProtoReader r, TraceId only)
@@ -482,7 +494,7 @@ internal static class TraceProtoDecoder
                 case StringValueTag:
                     if (ProtoReader.TryReadShortVarint(body, ref pos, out var length) && length == (uint)(body.Length - pos))
                     {
-                        return AnyValue.Of(Utf8Text.TryDecode(body[pos..])
+                        return AnyValue.Of(keys.Strings.TryDecode(body[pos..])
                             ?? throw ProtoReader.Error("AnyValue", bodyOffset + pos, "AnyValue.string_value is not valid UTF-8"));
                     }
 
