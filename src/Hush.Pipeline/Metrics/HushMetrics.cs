@@ -13,6 +13,13 @@ namespace Hush.Pipeline;
 /// </summary>
 public sealed class HushMetrics
 {
+    /// <summary>Numbers every rendering, so a <see cref="OncePerScrape{T}"/> reader can tell one scrape from the next.</summary>
+    private static long _scrapes;
+
+    /// <summary>The scrape this thread is rendering, or 0 outside one (rendering is synchronous).</summary>
+    [ThreadStatic]
+    private static long _currentScrape;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<string, MetricFamily> _families = new(StringComparer.Ordinal);
 
@@ -112,6 +119,35 @@ public sealed class HushMetrics
     public void ObservedCounter(string name, string help, string[] labelNames, Func<IEnumerable<KeyValuePair<string[], double>>> read) =>
         Observed(ObservedFamily.CounterType, name, help, labelNames, read, replace: false);
 
+    /// <summary>
+    /// Wraps <paramref name="read"/> so that the readers of one scrape share one call: several families drawn from
+    /// the same query (blocks, spans and bytes per tenant) then cost one query per scrape, and the next scrape reads
+    /// afresh (nothing is cached between scrapes, so a scrape right after a change sees it). Outside a scrape every
+    /// call reads.
+    /// </summary>
+    public static Func<T> OncePerScrape<T>(Func<T> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        Tuple<long, T>? last = null;
+        return () =>
+        {
+            var scrape = _currentScrape;
+            var seen = Volatile.Read(ref last);
+            if (scrape != 0 && seen is not null && seen.Item1 == scrape)
+            {
+                return seen.Item2;
+            }
+
+            var value = read();
+            if (scrape != 0)
+            {
+                Volatile.Write(ref last, Tuple.Create(scrape, value));
+            }
+
+            return value;
+        };
+    }
+
     /// <summary>Writes every family in the text exposition format (UTF-8), families ordered by name.</summary>
     public void WriteTo(Stream stream)
     {
@@ -131,13 +167,22 @@ public sealed class HushMetrics
 
         Array.Sort(families, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
         var sb = new StringBuilder(families.Length * 128);
-        foreach (var family in families)
+        var outer = _currentScrape;
+        _currentScrape = Interlocked.Increment(ref _scrapes);
+        try
         {
-            sb.Append("# HELP ").Append(family.Name).Append(' ');
-            AppendEscapedHelp(sb, family.Help);
-            sb.Append('\n');
-            sb.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.TypeName).Append('\n');
-            family.AppendSamples(sb);
+            foreach (var family in families)
+            {
+                sb.Append("# HELP ").Append(family.Name).Append(' ');
+                AppendEscapedHelp(sb, family.Help);
+                sb.Append('\n');
+                sb.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.TypeName).Append('\n');
+                family.AppendSamples(sb);
+            }
+        }
+        finally
+        {
+            _currentScrape = outer;
         }
 
         return sb.ToString();

@@ -53,11 +53,14 @@ public sealed partial class StoreExporter : ISpanExporter
 
         // Per tenant, from the index at scrape time: what is stored now, and every signed removal ever made (retention,
         // erasure, rewrap, tenant erasure), including those the hush erase and hush keys commands made while the server was down.
-        metrics.Gauge("hush_store_tenant_blocks", "Live blocks stored, by tenant.", ["tenant"], () => store.TenantTotals().Select(t => new KeyValuePair<string[], double>([t.Tenant], t.Blocks)));
-        metrics.Gauge("hush_store_tenant_spans", "Live spans stored, by tenant.", ["tenant"], () => store.TenantTotals().Select(t => new KeyValuePair<string[], double>([t.Tenant], t.Spans)));
-        metrics.Gauge("hush_store_tenant_bytes", "Bytes of live blocks stored (compressed and encrypted), by tenant.", ["tenant"], () => store.TenantTotals().Select(t => new KeyValuePair<string[], double>([t.Tenant], t.Bytes)));
-        metrics.ObservedCounter("hush_store_removals_total", "Signed removal records, by tenant and kind (retention, erasure, rewrap, tenant).", ["tenant", "kind"], () => store.RemovalTotals().Select(r => new KeyValuePair<string[], double>([r.Tenant, r.Kind], r.Records)));
-        metrics.ObservedCounter("hush_store_removed_spans_total", "Spans removed by signed removals, by tenant and kind.", ["tenant", "kind"], () => store.RemovalTotals().Select(r => new KeyValuePair<string[], double>([r.Tenant, r.Kind], r.Spans)));
+        // Each query runs once per scrape, however many families it feeds.
+        var tenantTotals = HushMetrics.OncePerScrape(store.TenantTotals);
+        var removalTotals = HushMetrics.OncePerScrape(store.RemovalTotals);
+        metrics.Gauge("hush_store_tenant_blocks", "Live blocks stored, by tenant.", ["tenant"], () => tenantTotals().Select(t => new KeyValuePair<string[], double>([t.Tenant], t.Blocks)));
+        metrics.Gauge("hush_store_tenant_spans", "Live spans stored, by tenant.", ["tenant"], () => tenantTotals().Select(t => new KeyValuePair<string[], double>([t.Tenant], t.Spans)));
+        metrics.Gauge("hush_store_tenant_bytes", "Bytes of live blocks stored (compressed and encrypted), by tenant.", ["tenant"], () => tenantTotals().Select(t => new KeyValuePair<string[], double>([t.Tenant], t.Bytes)));
+        metrics.ObservedCounter("hush_store_removals_total", "Signed removal records, by tenant and kind (retention, erasure, rewrap, tenant).", ["tenant", "kind"], () => removalTotals().Select(r => new KeyValuePair<string[], double>([r.Tenant, r.Kind], r.Records)));
+        metrics.ObservedCounter("hush_store_removed_spans_total", "Spans removed by signed removals, by tenant and kind.", ["tenant", "kind"], () => removalTotals().Select(r => new KeyValuePair<string[], double>([r.Tenant, r.Kind], r.Spans)));
         _appendDuration = metrics.Histogram("hush_store_append_duration_seconds", "Time to append one batch to the store: compress, encrypt, fsync the segment, index.", AppendBuckets).WithLabels();
         if (journal is not null)
         {

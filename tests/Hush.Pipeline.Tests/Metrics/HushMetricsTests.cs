@@ -163,4 +163,32 @@ public sealed class PipelineMetricsGoldenTests
         Assert.Throws<ArgumentException>(() => metrics.Histogram("hush_test_seconds", "A test histogram.", [0.5], "endpoint"));
         Assert.Throws<ArgumentException>(() => metrics.Histogram("hush_other_seconds", "x", [1, 0.5]));
     }
+    [Fact]
+    public void OncePerScrape_FamiliesOfOneScrapeShareOneRead_AndTheNextScrapeReadsAfresh()
+    {
+        var metrics = new HushMetrics();
+        var reads = 0;
+        var value = 3.0;
+        var totals = HushMetrics.OncePerScrape(() =>
+        {
+            reads++;
+            return value;
+        });
+        metrics.Gauge("hush_a", "a", ["t"], () => [new KeyValuePair<string[], double>(["x"], totals())]);
+        metrics.Gauge("hush_b", "b", ["t"], () => [new KeyValuePair<string[], double>(["x"], totals() * 2)]);
+
+        Assert.Contains("hush_a{t=\"x\"} 3\n", metrics.ToText());
+        Assert.Equal(1, reads);
+
+        value = 5;
+        var second = metrics.ToText();
+        Assert.Equal(2, reads);
+        Assert.Contains("hush_a{t=\"x\"} 5\n", second);
+        Assert.Contains("hush_b{t=\"x\"} 10\n", second);
+
+        // Outside a scrape nothing is shared.
+        totals();
+        totals();
+        Assert.Equal(4, reads);
+    }
 }
