@@ -445,8 +445,22 @@ internal sealed class ScrubSession
                 newKey = scrubbedKey;
             }
 
-            var path = parentPath is null ? key : (parentPath.Length + key.Length < MaxNestedPathChars ? parentPath + "." + key : key);
-            var value = ScrubValue(kv.Value, rule, depth, path, out var keep);
+            AnyValue value;
+            bool keep;
+            if (rule is null && kv.Value.StringValue is { } text)
+            {
+                // Most attributes: a string under no rule, where only the detectors apply (what ScrubValue and ApplyRule
+                // would do, without their two calls and the nested path).
+                var detected = Detect(text, droppable: true);
+                keep = detected is not null;
+                value = detected is null || ReferenceEquals(detected, text) ? kv.Value : AnyValue.Of(detected);
+            }
+            else
+            {
+                var path = parentPath is null ? key : (parentPath.Length + key.Length < MaxNestedPathChars ? parentPath + "." + key : key);
+                value = ScrubValue(kv.Value, rule, depth, path, out keep);
+            }
+
             if (!keep)
             {
                 _dropped++;
