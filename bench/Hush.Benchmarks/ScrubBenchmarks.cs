@@ -18,6 +18,7 @@ namespace Hush.Benchmarks;
 /// Results are per span (OperationsPerInvoke); spans/s per core = 1e9 / mean ns.
 /// </para>
 /// The mix is <c>hush loadgen</c>'s own (<see cref="SpanMixGenerator"/>), so this measures what the load generator sends.
+/// <see cref="MinimalPolicy"/> scrubs the 5% mix under the end-to-end runs' minimal policy (no detectors, no rules).
 /// </summary>
 [MemoryDiagnoser]
 [InvocationCount(InvocationsPerIteration)]
@@ -29,7 +30,10 @@ public class ScrubBenchmarks
     private const int InvocationsPerIteration = 32;
 
     private readonly TraceRequest[] _copies = new TraceRequest[InvocationsPerIteration];
+    private const string MinimalPolicyYaml = "version: 1\nmode: detect\ndetectors:\n  builtin: none\nspan_names: detect\nrules: []\n";
+
     private PolicyScrubber _scrubber = null!;
+    private PolicyScrubber _minimal = null!;
     private byte[] _clean = null!;
     private byte[] _mixed = null!;
     private int _next;
@@ -40,6 +44,8 @@ public class ScrubBenchmarks
         var secret = new byte[32];
         new Random(7).NextBytes(secret);
         _scrubber = new PolicyScrubber(PolicyProvider.FromDefault(), new DerivedPseudonymKeyProvider(secret), new InMemoryTokenVault(), new PrivacyCounters());
+        var minimal = PolicyLoader.LoadYaml(MinimalPolicyYaml, "minimal").Policy!;
+        _minimal = new PolicyScrubber(PolicyProvider.FromPolicy(minimal), new DerivedPseudonymKeyProvider(secret), new InMemoryTokenVault(), new PrivacyCounters());
         _clean = OtlpProtobuf.Encode(new SpanMixGenerator(seed: 42, services: 5, piiRatio: 0).NextRequest(SpanCount));
         _mixed = OtlpProtobuf.Encode(new SpanMixGenerator(seed: 42, services: 5, piiRatio: 0.05).NextRequest(SpanCount));
     }
@@ -47,7 +53,7 @@ public class ScrubBenchmarks
     [IterationSetup(Target = nameof(CleanSpans))]
     public void DecodeClean() => Decode(_clean);
 
-    [IterationSetup(Target = nameof(FivePercentPii))]
+    [IterationSetup(Targets = [nameof(FivePercentPii), nameof(MinimalPolicy)])]
     public void DecodeMixed() => Decode(_mixed);
 
     /// <summary>The loadgen mix with nothing planted (it still carries user ids, client IPs, SQL and URLs the policy transforms).</summary>
@@ -57,6 +63,10 @@ public class ScrubBenchmarks
     /// <summary>The same mix with 5% of spans carrying a planted secret or PII value.</summary>
     [Benchmark(OperationsPerInvoke = SpanCount)]
     public ScrubReport FivePercentPii() => _scrubber.Scrub(_copies[_next++], "bench");
+
+    /// <summary>The 5% mix under the minimal policy: only schema URLs and the depth limit can change anything.</summary>
+    [Benchmark(OperationsPerInvoke = SpanCount)]
+    public ScrubReport MinimalPolicy() => _minimal.Scrub(_copies[_next++], "bench");
 
     private void Decode(byte[] encoded)
     {

@@ -136,6 +136,22 @@ public sealed class DetectorSet
         return whole;
     }
 
+    /// <summary>
+    /// True when <see cref="Scan"/> would find nothing in <paramref name="text"/> without running a detector: ASCII
+    /// without <c>%</c> (its own normalized form) on which no detector's flag and count checks pass. Lets a caller skip
+    /// copying a slice into a string to scan it; false says nothing.
+    /// </summary>
+    internal bool CannotMatch(ReadOnlySpan<char> text)
+    {
+        if (text.Length == 0 || _detectors.Length == 0)
+        {
+            return true;
+        }
+
+        TextFeatures features = TextFeatures.Compute(text);
+        return _masks is not null && !features.Has(CharFlags.NonAscii | CharFlags.Percent) && _masks.Candidates(features) == 0;
+    }
+
     /// <summary>Runs detector <paramref name="i"/>, whose flag and count checks passed, unless its run-length checks fail.</summary>
     private void RunIfRunsAllow(int i, ref TextFeatures features, string text, string scanned, ref TextView? view, List<DetectorMatch> matches)
     {

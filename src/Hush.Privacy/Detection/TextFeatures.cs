@@ -42,7 +42,7 @@ internal readonly struct TextFeatures
     /// every few chars, and one vectorized search per short group cost more than the chars it skipped (a UUID's digit
     /// runs took ~100 ns). Longer texts (SQL, stack traces) keep the vectorized search.
     /// </summary>
-    private const int ScalarScanChars = 64;
+    internal const int ScalarScanChars = 64;
 
     private static readonly SearchValues<char> AsciiAlphanumerics =
         SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");

@@ -38,6 +38,7 @@ public sealed class CompiledPolicy
         _onDetect = document.OnDetect.ToFrozenDictionary(StringComparer.Ordinal);
         Detectors = detectors;
         HasDetectors = detectorCount > 0;
+        OnlyLimitsApply = !HasDetectors && rules.Length == 0 && document.Mode == PolicyMode.Detect;
         UnknownKeyRule = new CompiledRule("unknown_keys", "unlisted", document.UnknownKeys, 0, 0, false);
     }
 
@@ -61,6 +62,12 @@ public sealed class CompiledPolicy
     internal DetectorSet Detectors { get; }
 
     internal bool HasDetectors { get; }
+
+    /// <summary>
+    /// True when no detector, no rule and no allowlist can change a value: only schema URLs, span names (when
+    /// <c>span_names: url</c>) and the depth limit can, so the scrubber skips resolving keys and values.
+    /// </summary>
+    internal bool OnlyLimitsApply { get; }
 
     /// <summary>The synthetic rule applied to unlisted keys in allowlist mode.</summary>
     internal CompiledRule UnknownKeyRule { get; }

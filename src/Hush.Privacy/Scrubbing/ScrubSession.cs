@@ -67,6 +67,7 @@ internal sealed class ScrubSession
     private readonly CompiledPolicy _policy;
     private readonly string _tenant;
     private readonly List<DetectorMatch> _matches = [];
+    private readonly bool _onlyLimits;
     private Pseudonymizer? _pseudonymizer;
     private Dictionary<string, int>? _spanTally;
     /// <summary>Memoized pseudonyms by data class, then value: ordinal string keys hash without Marvin, unlike a tuple key.</summary>
@@ -85,11 +86,16 @@ internal sealed class ScrubSession
     private int _depthLimited;
     private int _spansDropped;
 
-    public ScrubSession(PolicyScrubber scrubber, CompiledPolicy policy, string tenant)
+    /// <param name="scrubber">The scrubber whose vault, counters and keys the call uses.</param>
+    /// <param name="policy">The snapshot kept for the whole call.</param>
+    /// <param name="tenant">The tenant the request belongs to.</param>
+    /// <param name="generalWalk">Resolve every key and value even when <see cref="CompiledPolicy.OnlyLimitsApply"/> (tests compare the two walks).</param>
+    public ScrubSession(PolicyScrubber scrubber, CompiledPolicy policy, string tenant, bool generalWalk = false)
     {
         _scrubber = scrubber;
         _policy = policy;
         _tenant = tenant;
+        _onlyLimits = policy.OnlyLimitsApply && !generalWalk;
     }
 
     private Pseudonymizer Pseudonymizer => _pseudonymizer ??= _scrubber.PseudonymizerFor(_tenant);
@@ -167,7 +173,7 @@ internal sealed class ScrubSession
         rs.SchemaUrl = ScrubSchemaUrl(rs.SchemaUrl);
         if (rs.Resource is not null)
         {
-            ScrubAttributes(rs.Resource.Attributes, 0, null, null);
+            ScrubTopLevel(rs.Resource.Attributes);
         }
 
         if (rs.ScopeSpans is null)
@@ -182,7 +188,7 @@ internal sealed class ScrubSession
             {
                 ss.Scope.Name = ScrubText(ss.Scope.Name);
                 ss.Scope.Version = ScrubText(ss.Scope.Version);
-                ScrubAttributes(ss.Scope.Attributes, 0, null, null);
+                ScrubTopLevel(ss.Scope.Attributes);
             }
 
             var spans = ss.Spans;
@@ -216,6 +222,25 @@ internal sealed class ScrubSession
     {
         _inSpan = _policy.Document.AccountingSpanAttribute;
         _spanTally?.Clear();
+        if (_onlyLimits)
+        {
+            LimitSpan(span);
+        }
+        else
+        {
+            ScrubSpanFields(span);
+        }
+
+        if (_inSpan && _spanTally is { Count: > 0 })
+        {
+            span.Attributes ??= [];
+            span.Attributes.RemoveAll(static kv => kv.Key == AccountingAttribute);
+            span.Attributes.Add(new KeyValue(AccountingAttribute, AnyValue.Of(FormatTally(_spanTally))));
+        }
+    }
+
+    private void ScrubSpanFields(Span span)
+    {
         span.Name = ScrubSpanName(span.Name);
         span.TraceState = ScrubTraceState(span.TraceState);
         ScrubAttributes(span.Attributes, 0, null, null);
@@ -241,12 +266,136 @@ internal sealed class ScrubSession
         {
             span.Status.Message = ScrubText(span.Status.Message);
         }
+    }
 
-        if (_inSpan && _spanTally is { Count: > 0 })
+    /// <summary>
+    /// <see cref="ScrubSpanFields"/> under a policy where <see cref="CompiledPolicy.OnlyLimitsApply"/>: text passes
+    /// unchanged (missing text still becomes empty, as there), span names are still URL-sanitized when the policy says
+    /// so, and only arrays and maps are visited, for the depth limit. Same result, property-tested against the general
+    /// walk; it reads each attribute's kind instead of resolving its key and value (0.65 us per span before).
+    /// </summary>
+    private void LimitSpan(Span span)
+    {
+        if (_policy.Document.SpanNames == SpanNameTreatment.Url)
         {
-            span.Attributes ??= [];
-            span.Attributes.RemoveAll(static kv => kv.Key == AccountingAttribute);
-            span.Attributes.Add(new KeyValue(AccountingAttribute, AnyValue.Of(FormatTally(_spanTally))));
+            span.Name = ScrubSpanName(span.Name);
+        }
+        else
+        {
+            span.Name ??= string.Empty;
+        }
+
+        span.TraceState ??= string.Empty;
+        LimitAttributes(span.Attributes, 0);
+        if (span.Events is not null)
+        {
+            foreach (var ev in span.Events)
+            {
+                ev.Name ??= string.Empty;
+                LimitAttributes(ev.Attributes, 0);
+            }
+        }
+
+        if (span.Links is not null)
+        {
+            foreach (var link in span.Links)
+            {
+                link.TraceState ??= string.Empty;
+                LimitAttributes(link.Attributes, 0);
+            }
+        }
+
+        if (span.Status is not null)
+        {
+            span.Status.Message ??= string.Empty;
+        }
+    }
+
+    private void ScrubTopLevel(List<KeyValue>? attributes)
+    {
+        if (_onlyLimits)
+        {
+            LimitAttributes(attributes, 0);
+        }
+        else
+        {
+            ScrubAttributes(attributes, 0, null, null);
+        }
+    }
+
+    /// <summary>The depth limit alone over a list of attributes (see <see cref="LimitSpan"/>). Drops compact the list.</summary>
+    private void LimitAttributes(List<KeyValue>? attributes, int depth)
+    {
+        if (attributes is null)
+        {
+            return;
+        }
+
+        var write = 0;
+        for (var read = 0; read < attributes.Count; read++)
+        {
+            var kv = attributes[read];
+            if (!WithinDepth(kv.Value, depth))
+            {
+                _dropped++;
+                continue;
+            }
+
+            if (write != read)
+            {
+                attributes[write] = kv;
+            }
+
+            write++;
+        }
+
+        KeepFirst(attributes, write);
+    }
+
+    /// <summary>False when <paramref name="value"/> must be dropped for the depth limit; nested values deeper than it are dropped in place.</summary>
+    private bool WithinDepth(AnyValue value, int depth)
+    {
+        switch (value.Kind)
+        {
+            case AnyValueKind.Array:
+                {
+                    if (depth >= _policy.Document.MaxDepth)
+                    {
+                        DepthExceeded();
+                        return false;
+                    }
+
+                    var items = value.ArrayValue!;
+                    var write = 0;
+                    for (var i = 0; i < items.Count; i++)
+                    {
+                        var item = items[i];
+                        if (!WithinDepth(item, depth + 1))
+                        {
+                            _dropped++;
+                            continue;
+                        }
+
+                        items[write++] = item;
+                    }
+
+                    KeepFirst(items, write);
+
+                    return true;
+                }
+
+            case AnyValueKind.KeyValueList:
+                if (depth >= _policy.Document.MaxDepth)
+                {
+                    DepthExceeded();
+                    return false;
+                }
+
+                LimitAttributes(value.KeyValueListValue, depth + 1);
+                return true;
+
+            default:
+                return true;
         }
     }
 
@@ -296,8 +445,22 @@ internal sealed class ScrubSession
                 newKey = scrubbedKey;
             }
 
-            var path = parentPath is null ? key : (parentPath.Length + key.Length < MaxNestedPathChars ? parentPath + "." + key : key);
-            var value = ScrubValue(kv.Value, rule, depth, path, out var keep);
+            AnyValue value;
+            bool keep;
+            if (rule is null && kv.Value.StringValue is { } text)
+            {
+                // Most attributes: a string under no rule, where only the detectors apply (what ScrubValue and ApplyRule
+                // would do, without their two calls and the nested path).
+                var detected = Detect(text, droppable: true);
+                keep = detected is not null;
+                value = detected is null || ReferenceEquals(detected, text) ? kv.Value : AnyValue.Of(detected);
+            }
+            else
+            {
+                var path = parentPath is null ? key : (parentPath.Length + key.Length < MaxNestedPathChars ? parentPath + "." + key : key);
+                value = ScrubValue(kv.Value, rule, depth, path, out keep);
+            }
+
             if (!keep)
             {
                 _dropped++;
@@ -317,9 +480,15 @@ internal sealed class ScrubSession
             write++;
         }
 
-        if (write < attributes.Count)
+        KeepFirst(attributes, write);
+    }
+
+    /// <summary>Ends a compaction: the first <paramref name="count"/> items were kept.</summary>
+    private static void KeepFirst<T>(List<T> list, int count)
+    {
+        if (count < list.Count)
         {
-            attributes.RemoveRange(write, attributes.Count - write);
+            list.RemoveRange(count, list.Count - count);
         }
     }
 
@@ -451,10 +620,7 @@ internal sealed class ScrubSession
                         items[write++] = item;
                     }
 
-                    if (write < items.Count)
-                    {
-                        items.RemoveRange(write, items.Count - write);
-                    }
+                    KeepFirst(items, write);
 
                     return value;
                 }

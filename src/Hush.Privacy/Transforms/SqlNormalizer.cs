@@ -268,7 +268,8 @@ public static class SqlNormalizer
             return s;
         }
 
-        var sb = new StringBuilder(s.Length);
+        // Built at the first list that collapses: most statements with parentheses (INSERT columns, calls) have none.
+        StringBuilder? sb = null;
         int copied = 0;
         while (paren >= 0)
         {
@@ -291,12 +292,18 @@ public static class SqlNormalizer
 
             if (close >= 0)
             {
+                sb ??= new StringBuilder(s.Length);
                 sb.Append(s, copied, paren - copied).Append("(?)");
                 copied = close + 1;
             }
 
             int from = Math.Max(paren + 1, copied);
             paren = from < s.Length ? s.IndexOf('(', from) : -1;
+        }
+
+        if (sb is null)
+        {
+            return s;
         }
 
         sb.Append(s, copied, s.Length - copied);

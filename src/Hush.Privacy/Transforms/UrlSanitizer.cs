@@ -57,7 +57,7 @@ public static class UrlSanitizer
         {
             // A bare query string: "a=1&token=x".
             SanitizeQuery(s, 0, s.Length, sb, matches);
-            return sb.ToString();
+            return Result(s, sb);
         }
 
         int queryAt = s.IndexOf('?', i);
@@ -86,8 +86,11 @@ public static class UrlSanitizer
             }
         }
 
-        return sb.ToString();
+        return Result(s, sb);
     }
+
+    /// <summary>The input itself when nothing changed (most routes and schema URLs): no copy of it.</summary>
+    private static string Result(string input, StringBuilder sb) => sb.Equals(input.AsSpan()) ? input : sb.ToString();
 
     private static bool IsScheme(ReadOnlySpan<char> scheme)
     {
@@ -116,7 +119,7 @@ public static class UrlSanitizer
             int segEnd = slash < 0 ? end : slash;
             if (segEnd > i)
             {
-                SanitizeSegment(s[i..segEnd], sb, matches);
+                SanitizeSegment(s, i, segEnd, sb, matches);
             }
 
             if (slash < 0)
@@ -129,8 +132,17 @@ public static class UrlSanitizer
         }
     }
 
-    private static void SanitizeSegment(string segment, StringBuilder sb, List<DetectorMatch> matches)
+    private static void SanitizeSegment(string s, int start, int end, StringBuilder sb, List<DetectorMatch> matches)
     {
+        ReadOnlySpan<char> slice = s.AsSpan(start, end - start);
+        if (Detectors.CannotMatch(slice))
+        {
+            // Most segments ("api", "users", "{id}"): the scan would find nothing, so no copy is made to run it.
+            sb.Append(IsIdSegment(slice) ? IdPlaceholder : slice);
+            return;
+        }
+
+        string segment = s[start..end];
         Detectors.Scan(segment, matches);
         if (matches.Count == 1 && matches[0].Start == 0 && matches[0].Length == segment.Length)
         {
@@ -232,14 +244,13 @@ public static class UrlSanitizer
             if (eq < 0)
             {
                 // A flag without value ("?debug"): run the detectors on it all the same.
-                AppendDetected(s[i..pairEnd], sb, matches);
+                AppendDetected(s, i, pairEnd, sb, matches);
             }
             else
             {
                 string name = s[i..eq];
                 sb.Append(name).Append('=');
-                string value = s[(eq + 1)..pairEnd];
-                if (value.Length == 0)
+                if (eq + 1 == pairEnd)
                 {
                     // nothing to hide
                 }
@@ -249,7 +260,7 @@ public static class UrlSanitizer
                 }
                 else
                 {
-                    AppendDetected(value, sb, matches);
+                    AppendDetected(s, eq + 1, pairEnd, sb, matches);
                 }
             }
 
@@ -263,13 +274,16 @@ public static class UrlSanitizer
         }
     }
 
-    private static void AppendDetected(string text, StringBuilder sb, List<DetectorMatch> matches)
+    private static void AppendDetected(string s, int start, int end, StringBuilder sb, List<DetectorMatch> matches)
     {
-        if (text.Length == 0)
+        ReadOnlySpan<char> slice = s.AsSpan(start, end - start);
+        if (Detectors.CannotMatch(slice))
         {
+            sb.Append(slice);
             return;
         }
 
+        string text = s[start..end];
         Detectors.Scan(text, matches);
         sb.Append(matches.Count == 0 ? text : Redactor.RedactMatches(text, matches));
     }

@@ -16,6 +16,30 @@ internal static class Chars
 
     public static char At(string s, int i) => i < s.Length ? s[i] : '\0';
 
+    /// <summary>
+    /// The first ASCII digit at or after <paramref name="i"/>, or -1. Texts up to <see cref="TextFeatures.ScalarScanChars"/>
+    /// are walked char by char: ids and addresses have a digit group every few chars, and one vectorized search per group
+    /// cost more than the chars it skipped (a UUID's scan for cards, phones and IBANs took ~300 ns).
+    /// </summary>
+    public static int NextDigit(string s, int i)
+    {
+        if (s.Length > TextFeatures.ScalarScanChars)
+        {
+            int d = s.AsSpan(i).IndexOfAnyInRange('0', '9');
+            return d < 0 ? -1 : i + d;
+        }
+
+        for (; i < s.Length; i++)
+        {
+            if (IsDigit(s[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     public static int SkipDigits(string s, int i)
     {
         while (i < s.Length && IsDigit(s[i]))

@@ -24,13 +24,13 @@ internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
         while (i <= last)
         {
             // Jump to the next digit pair: the check digits at i + 2 (a vectorized search, not a per-char loop).
-            int d = text.AsSpan(i + 2).IndexOfAnyInRange('0', '9');
+            int d = Chars.NextDigit(text, i + 2);
             if (d < 0)
             {
                 return;
             }
 
-            i += d;
+            i = d - 2;
             if (i > last)
             {
                 return;

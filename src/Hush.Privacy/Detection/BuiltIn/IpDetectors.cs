@@ -16,13 +16,12 @@ internal sealed class Ipv4Detector() : BuiltInDetector("ipv4", "ip")
         int i = 0;
         while (i < text.Length)
         {
-            int d = text.AsSpan(i).IndexOfAnyInRange('0', '9');
-            if (d < 0)
+            i = Chars.NextDigit(text, i);
+            if (i < 0)
             {
                 return;
             }
 
-            i += d;
             char p = Chars.Prev(text, i);
             if (!Chars.IsWord(p) && p is not ('.' or '_') && !IsProductVersion(text, i))
             {

@@ -22,13 +22,12 @@ internal sealed class PaymentCardDetector() : BuiltInDetector("payment_card", "p
         int i = 0;
         while (i < text.Length)
         {
-            int d = text.AsSpan(i).IndexOfAnyInRange('0', '9');
-            if (d < 0)
+            i = Chars.NextDigit(text, i);
+            if (i < 0)
             {
                 return;
             }
 
-            i += d;
             bool boundedBefore = IsBoundaryBefore(text, i);
             int groups = 0;
             int j = i;

@@ -37,13 +37,12 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
         int i = 0;
         while (i < text.Length)
         {
-            int d = text.AsSpan(i).IndexOfAny(StartChars);
-            if (d < 0)
+            i = NextStart(text, i);
+            if (i < 0)
             {
                 return;
             }
 
-            i += d;
             if (IsStart(text, i))
             {
                 int end = TryParse(text, i, groups);
@@ -58,6 +57,27 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
             // No number starts inside a digit run: the char before each of its digits is a digit (a word char).
             i = Chars.IsDigit(text[i]) ? Chars.SkipDigits(text, i + 1) : i + 1;
         }
+    }
+
+    /// <summary>The first char at or after <paramref name="i"/> a number can start with, or -1; short texts char by char, as <see cref="Chars.NextDigit"/>.</summary>
+    internal static int NextStart(string s, int i)
+    {
+        if (s.Length > TextFeatures.ScalarScanChars)
+        {
+            int d = s.AsSpan(i).IndexOfAny(StartChars);
+            return d < 0 ? -1 : i + d;
+        }
+
+        for (; i < s.Length; i++)
+        {
+            char c = s[i];
+            if (Chars.IsDigit(c) || c is '+' or '(')
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static bool IsStart(string s, int i)
