@@ -39,6 +39,9 @@ public class StoreWriteBenchmarks
     private Hush.Store.Storage.TraceStore _store = null!;
     private string _storeDirectory = null!;
     private ulong _sequence;
+    private Hush.Store.Storage.IndexKey _indexKey = null!;
+    private TraceId[] _traceIds = null!;
+    private byte[] _tokens = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -55,6 +58,9 @@ public class StoreWriteBenchmarks
         _chain = new HashChain("bench", _kek);
         _storeDirectory = Path.Combine(Path.GetTempPath(), "hush-bench-store-" + Guid.NewGuid().ToString("N"));
         _store = Hush.Store.Storage.TraceStore.Open(_storeDirectory, _kek);
+        _indexKey = new Hush.Store.Storage.IndexKey(_kek, "bench");
+        _traceIds = [.. _request.ResourceSpans.SelectMany(rs => rs.ScopeSpans.SelectMany(ss => ss.Spans.Select(s => s.TraceId))).Distinct()];
+        _tokens = new byte[_traceIds.Length * Hush.Store.Storage.IndexKey.TraceTokenBytes];
         var raw = OtlpProtobuf.GetEncodedSize(_request);
         var stored = BlockCodec.Encode(_request, _key, new BlockPosition("bench", 1, 0)).Length;
         Console.WriteLine($"// raw OTLP {raw} B = {(double)raw / SpanCount:F1} B/span; stored block {stored} B = {(double)stored / SpanCount:F1} B/span ({(double)raw / stored:F2}x smaller)");
@@ -87,6 +93,31 @@ public class StoreWriteBenchmarks
     /// <summary>Encode + compress + encrypt + chain link.</summary>
     [Benchmark]
     public ChainEntry EncodeBlockAndChain() => _chain.Append(BlockCodec.Encode(_request, _key, new BlockPosition("bench", 1, ++_sequence)));
+
+    /// <summary>The 512 trace tokens of the worst-case request as index version 1 wrote them: one HMAC-SHA256 call per trace.</summary>
+    [Benchmark]
+    public byte[] TraceTokensVersion1()
+    {
+        for (var i = 0; i < _traceIds.Length; i++)
+        {
+            _indexKey.TraceTokenV1(_traceIds[i], _tokens.AsSpan(i * Hush.Store.Storage.IndexKey.TraceTokenBytes));
+        }
+
+        return _tokens;
+    }
+
+    /// <summary>The same tokens as version 2 writes them: the ids' bytes, then one AES-256-ECB call over all of them.</summary>
+    [Benchmark]
+    public byte[] TraceTokensVersion2()
+    {
+        for (var i = 0; i < _traceIds.Length; i++)
+        {
+            _traceIds[i].WriteTo(_tokens.AsSpan(i * Hush.Store.Storage.IndexKey.TraceTokenBytes, Hush.Store.Storage.IndexKey.TraceTokenBytes));
+        }
+
+        _indexKey.EncryptTraceIds(_tokens);
+        return _tokens;
+    }
 
     /// <summary>The whole write path of the store: pack, index stats and keyed Bloom filter, encode + compress + encrypt, append, fsync, chain, SQLite index.</summary>
     [Benchmark]

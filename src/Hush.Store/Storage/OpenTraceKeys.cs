@@ -1,3 +1,5 @@
+using Hush.Otlp;
+
 namespace Hush.Store.Storage;
 
 /// <summary>
@@ -11,15 +13,22 @@ internal sealed class OpenTraceKeys
     private readonly Lock _lock = new();
     private readonly Dictionary<ulong, SegmentKeys> _segments = [];
 
-    /// <summary>Records that block <paramref name="sequence"/> of <paramref name="segment"/> holds the traces of <paramref name="tokens"/> (concatenated).</summary>
-    public void Add(ulong segment, ulong sequence, byte[] tokens)
+    /// <summary>
+    /// Records that block <paramref name="sequence"/> of <paramref name="segment"/> holds the traces of <paramref name="tokens"/>
+    /// (concatenated), of token <paramref name="version"/>: the segment's, which its first block sets.
+    /// </summary>
+    public void Add(ulong segment, ulong sequence, byte[] tokens, byte version)
     {
         lock (_lock)
         {
             if (!_segments.TryGetValue(segment, out var keys))
             {
-                keys = new SegmentKeys();
+                keys = new SegmentKeys(version);
                 _segments.Add(segment, keys);
+            }
+            else if (keys.Version != version)
+            {
+                throw new InvalidOperationException($"Segment {segment} holds trace tokens of version {keys.Version}, not {version}.");
             }
 
             for (var at = 0; at + IndexKey.TraceTokenBytes <= tokens.Length; at += IndexKey.TraceTokenBytes)
@@ -29,16 +38,15 @@ internal sealed class OpenTraceKeys
         }
     }
 
-    /// <summary>Sequences of the open blocks holding the trace of <paramref name="token"/> (empty when none).</summary>
-    public IReadOnlyCollection<ulong> Find(byte[] token)
+    /// <summary>Sequences of the open blocks holding the trace <paramref name="index"/> of <paramref name="traceIds"/> (empty when none).</summary>
+    public IReadOnlyCollection<ulong> Find(LookupTokens traceIds, int index)
     {
-        var key = TraceKey.TokenOf(token);
         lock (_lock)
         {
             List<ulong>? found = null;
             foreach (var keys in _segments.Values)
             {
-                keys.Find(key, ref found);
+                keys.Find(traceIds.Of(index, keys.Version), ref found);
             }
 
             return found ?? (IReadOnlyCollection<ulong>)[];
@@ -54,12 +62,12 @@ internal sealed class OpenTraceKeys
         }
     }
 
-    /// <summary>The keys of <paramref name="segment"/>, as (token, sequence) pairs.</summary>
-    public List<TraceKey> KeysOf(ulong segment)
+    /// <summary>The keys of <paramref name="segment"/>, as (token, sequence) pairs, and their token version.</summary>
+    public (List<TraceKey> Keys, byte TokenVersion) KeysOf(ulong segment)
     {
         lock (_lock)
         {
-            return _segments.TryGetValue(segment, out var keys) ? keys.Pairs() : [];
+            return _segments.TryGetValue(segment, out var keys) ? (keys.Pairs(), keys.Version) : ([], IndexKey.TraceTokenVersion);
         }
     }
 
@@ -86,10 +94,12 @@ internal sealed class OpenTraceKeys
     /// trace (a 64 MiB segment holds ~450,000 traces of the worst-case mix, each list an object the GC would carry
     /// to gen 2 until the segment is sealed). Later blocks of a trace go to <see cref="_more"/>.
     /// </summary>
-    private sealed class SegmentKeys
+    private sealed class SegmentKeys(byte version)
     {
         private readonly Dictionary<UInt128, ulong> _first = [];
         private readonly Dictionary<UInt128, List<ulong>> _more = [];
+
+        public byte Version { get; } = version;
 
         public void Add(UInt128 key, ulong sequence)
         {
@@ -144,4 +154,43 @@ internal sealed class OpenTraceKeys
 internal readonly record struct TraceKey(UInt128 Token, ulong Sequence)
 {
     public static UInt128 TokenOf(ReadOnlySpan<byte> token) => System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(token);
+}
+
+/// <summary>
+/// The tokens a lookup of some trace ids needs, computed when a segment of that token version first asks: version 2 for
+/// all the ids with one AES-ECB call, version 1 (an HMAC each) only in a store that still has segments of it.
+/// </summary>
+internal sealed class LookupTokens(IReadOnlyList<TraceId> traceIds, IndexKey key)
+{
+    private UInt128[]? _version2;
+    private UInt128?[]? _version1;
+
+    public IReadOnlyList<TraceId> TraceIds => traceIds;
+
+    public UInt128 Of(int index, byte version)
+    {
+        if (version == 1)
+        {
+            _version1 ??= new UInt128?[traceIds.Count];
+            return _version1[index] ??= key.TraceToken(traceIds[index], 1);
+        }
+
+        if (_version2 is null)
+        {
+            var bytes = new byte[traceIds.Count * IndexKey.TraceTokenBytes];
+            for (var i = 0; i < traceIds.Count; i++)
+            {
+                traceIds[i].WriteTo(bytes.AsSpan(i * IndexKey.TraceTokenBytes, IndexKey.TraceTokenBytes));
+            }
+
+            key.EncryptTraceIds(bytes);
+            _version2 = new UInt128[traceIds.Count];
+            for (var i = 0; i < _version2.Length; i++)
+            {
+                _version2[i] = TraceKey.TokenOf(bytes.AsSpan(i * IndexKey.TraceTokenBytes, IndexKey.TraceTokenBytes));
+            }
+        }
+
+        return _version2[index];
+    }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Microsoft.Data.Sqlite;
+using Hush.Otlp;
 
 namespace Hush.Store.Storage;
 
@@ -20,6 +21,9 @@ internal sealed record BlockRow(
 {
     /// <summary>When the block was written (Unix ms): retention counts from here.</summary>
     public long WrittenUnixMs { get; init; }
+
+    /// <summary>The version of the block's trace tokens (<see cref="IndexKey.TraceToken"/>): every block of a segment has its segment's.</summary>
+    public byte TokenVersion { get; init; } = IndexKey.TraceTokenVersion;
 }
 
 /// <summary>A signed record of blocks a retention run or an erasure removed.</summary>
@@ -28,7 +32,7 @@ internal sealed record RemovalRow(long Id, string Tenant, long AtUnixMs, string 
 /// <summary>
 /// The store's index: <c>{data_dir}/index.db</c>, SQLite in WAL mode. It holds block positions, time bounds, span
 /// counts, block digests (the chain links), per-block Bloom filters of keyed tokens, trace tokens
-/// (HMAC of the trace id under the tenant's index key), the chain heads and the removal records. No service name,
+/// (keyed tokens of the trace ids, see <see cref="IndexKey"/>), the chain heads and the removal records. No service name,
 /// span name or attribute value is ever written here, not even hashed without a key.
 /// <para>
 /// Trace tokens are written twice, each time as an append: with their block (a blob per row), and when the segment
@@ -64,18 +68,19 @@ internal sealed class StoreIndex : IDisposable
             bloom BLOB NOT NULL,
             removed INTEGER NOT NULL DEFAULT 0,
             written INTEGER NOT NULL,
-            traces BLOB);
+            traces BLOB,
+            token_version INTEGER NOT NULL DEFAULT 1);
         CREATE UNIQUE INDEX IF NOT EXISTS blocks_seq ON blocks(tenant, seq);
         CREATE INDEX IF NOT EXISTS blocks_time ON blocks(tenant, max_end);
         CREATE INDEX IF NOT EXISTS blocks_segment ON blocks(tenant, segment);
         CREATE TABLE IF NOT EXISTS trace_keys(tenant TEXT NOT NULL, segment INTEGER NOT NULL, bucket INTEGER NOT NULL, entries BLOB NOT NULL, PRIMARY KEY(tenant, segment, bucket)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS sealed(tenant TEXT NOT NULL, segment INTEGER NOT NULL, bits INTEGER NOT NULL, filter BLOB, PRIMARY KEY(tenant, segment)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS sealed(tenant TEXT NOT NULL, segment INTEGER NOT NULL, bits INTEGER NOT NULL, filter BLOB, token_version INTEGER NOT NULL DEFAULT 1, PRIMARY KEY(tenant, segment)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS chains(tenant TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seq INTEGER NOT NULL, head BLOB NOT NULL, mac BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS removals(id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, blocks TEXT NOT NULL, spans INTEGER NOT NULL, mac BLOB NOT NULL);
         """;
 
     /// <summary>The columns of a <see cref="BlockRow"/>, in its order (the trace token blob is read only when sealing).</summary>
-    private const string BlockColumns = "b.id, b.tenant, b.segment, b.seq, b.offset, b.length, b.min_start, b.max_end, b.spans, b.digest, b.bloom, b.removed, b.written";
+    private const string BlockColumns = "b.id, b.tenant, b.segment, b.seq, b.offset, b.length, b.min_start, b.max_end, b.spans, b.digest, b.bloom, b.removed, b.written, b.token_version";
 
     /// <summary>Bucket rows written per transaction when sealing: queries and appends wait for one chunk, not a segment.</summary>
     private const int SealChunkRows = 1024;
@@ -149,23 +154,15 @@ internal sealed class StoreIndex : IDisposable
             }
 
             var legacy = Scalar(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'traces'") > 0;
-            var hadBlocks = Scalar(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'blocks'") > 0;
-            if (hadBlocks && Scalar(connection, "SELECT count(*) FROM pragma_table_info('blocks') WHERE name = 'traces'") == 0)
-            {
-                using var alter = connection.CreateCommand();
-                alter.CommandText = "ALTER TABLE blocks ADD COLUMN traces BLOB";
-                alter.ExecuteNonQuery();
-            }
-
             using var schema = connection.CreateCommand();
             schema.CommandText = Schema;
             schema.ExecuteNonQuery();
-            if (Scalar(connection, "SELECT count(*) FROM pragma_table_info('sealed') WHERE name = 'filter'") == 0)
-            {
-                using var alter = connection.CreateCommand();
-                alter.CommandText = "ALTER TABLE sealed ADD COLUMN filter BLOB";
-                alter.ExecuteNonQuery();
-            }
+
+            // Columns later layouts added; a missing token_version means the HMAC tokens of version 1.
+            AddColumnIfMissing(connection, "blocks", "traces", "BLOB");
+            AddColumnIfMissing(connection, "blocks", "token_version", "INTEGER NOT NULL DEFAULT 1");
+            AddColumnIfMissing(connection, "sealed", "filter", "BLOB");
+            AddColumnIfMissing(connection, "sealed", "token_version", "INTEGER NOT NULL DEFAULT 1");
 
             index = new StoreIndex(connection, legacy);
             index.RebuildStaleSegmentFilters();
@@ -233,7 +230,7 @@ internal sealed class StoreIndex : IDisposable
         lock (_lock)
         {
             using var tx = _connection.BeginTransaction();
-            using var insertBlock = Command(tx, "INSERT INTO blocks(tenant, segment, seq, offset, length, min_start, max_end, spans, digest, bloom, written, traces) VALUES ($t, $seg, $seq, $off, $len, $min, $max, $spans, $digest, $bloom, $written, $traces)");
+            using var insertBlock = Command(tx, "INSERT INTO blocks(tenant, segment, seq, offset, length, min_start, max_end, spans, digest, bloom, written, traces, token_version) VALUES ($t, $seg, $seq, $off, $len, $min, $max, $spans, $digest, $bloom, $written, $traces, $tv)");
             var pTenant = insertBlock.Parameters.Add("$t", SqliteType.Text);
             var pSeg = insertBlock.Parameters.Add("$seg", SqliteType.Integer);
             var pSeq = insertBlock.Parameters.Add("$seq", SqliteType.Integer);
@@ -246,6 +243,7 @@ internal sealed class StoreIndex : IDisposable
             var pBloom = insertBlock.Parameters.Add("$bloom", SqliteType.Blob);
             var pWritten = insertBlock.Parameters.Add("$written", SqliteType.Integer);
             var pTraces = insertBlock.Parameters.Add("$traces", SqliteType.Blob);
+            var pTokenVersion = insertBlock.Parameters.Add("$tv", SqliteType.Integer);
             foreach (var (row, tokens) in blocks)
             {
                 pTenant.Value = tenant;
@@ -260,6 +258,7 @@ internal sealed class StoreIndex : IDisposable
                 pBloom.Value = row.Bloom;
                 pWritten.Value = row.WrittenUnixMs;
                 pTraces.Value = tokens;
+                pTokenVersion.Value = (int)row.TokenVersion;
                 insertBlock.ExecuteNonQuery();
             }
 
@@ -325,13 +324,13 @@ internal sealed class StoreIndex : IDisposable
     }
 
     /// <summary>
-    /// Live blocks of the trace with <paramref name="token"/> overlapping the window, in sequence order: those the
-    /// sealed segments' buckets name, and <paramref name="openSequences"/> (what <see cref="OpenTraceKeys"/> holds).
+    /// Live blocks of the trace (the one of <paramref name="traceId"/>) overlapping the window, in sequence order: those the sealed
+    /// segments' buckets name, and <paramref name="openSequences"/> (what <see cref="OpenTraceKeys"/> holds).
     /// </summary>
-    public IReadOnlyList<BlockRow> BlocksOfTrace(string tenant, byte[] token, long? startNanos, long? endNanos, IReadOnlyCollection<ulong> openSequences)
+    public IReadOnlyList<BlockRow> BlocksOfTrace(string tenant, LookupTokens traceId, long? startNanos, long? endNanos, IReadOnlyCollection<ulong> openSequences)
     {
         var sequences = new HashSet<ulong>(openSequences);
-        if (SealedSequences(tenant, [token]).TryGetValue(TraceKey.TokenOf(token), out var found))
+        if (SealedSequences(tenant, traceId).TryGetValue(traceId.TraceIds[0], out var found))
         {
             sequences.UnionWith(found);
         }
@@ -340,18 +339,20 @@ internal sealed class StoreIndex : IDisposable
     }
 
     /// <summary>
-    /// The sequences of the sealed blocks holding each of <paramref name="tokens"/>: per sealed segment whose filter may
-    /// hold a token, its one bucket row. One prepared statement for all of them. Tokens of one block mostly sit in that
-    /// block's own segment, where every filter says yes: with <paramref name="localSegment"/> (a scan reading that
-    /// segment's blocks) its keys are read whole instead of a bucket row per token, and kept for the next scans.
+    /// The sequences of the sealed blocks holding each of the traces of <paramref name="tokens"/>: per sealed segment whose filter
+    /// may hold the trace's token (of the segment's token version), its one bucket row. One prepared statement for all
+    /// of them. Traces of one block mostly sit in that block's own segment, where every filter says yes: with
+    /// <paramref name="localSegment"/> (a scan reading that segment's blocks) its keys are read whole instead of a bucket
+    /// row per trace, and kept for the next scans.
     /// </summary>
-    public Dictionary<UInt128, List<ulong>> SealedSequences(string tenant, IReadOnlyCollection<byte[]> tokens, ulong? localSegment = null)
+    public Dictionary<TraceId, List<ulong>> SealedSequences(string tenant, LookupTokens tokens, ulong? localSegment = null)
     {
-        var found = new Dictionary<UInt128, List<ulong>>();
+        var found = new Dictionary<TraceId, List<ulong>>();
+        var traceIds = tokens.TraceIds;
         lock (_lock)
         {
             var segments = SealedOf(tenant);
-            if (segments.Length == 0 || tokens.Count == 0)
+            if (segments.Length == 0 || traceIds.Count == 0)
             {
                 return found;
             }
@@ -361,12 +362,13 @@ internal sealed class StoreIndex : IDisposable
             command.Parameters.AddWithValue("$t", tenant);
             var pSegment = command.Parameters.Add("$s", SqliteType.Integer);
             var pBucket = command.Parameters.Add("$b", SqliteType.Integer);
-            foreach (var token in tokens)
+            for (var i = 0; i < traceIds.Count; i++)
             {
-                var key = TraceKey.TokenOf(token);
+                var traceId = traceIds[i];
                 foreach (var segment in segments)
                 {
-                    if (segment.Filter is { } filter && !Bloom.MightContain(filter, SegmentFilterVersion, (ulong)key))
+                    var token = tokens.Of(i, segment.TokenVersion);
+                    if (segment.Filter is { } filter && !Bloom.MightContain(filter, SegmentFilterVersion, (ulong)token))
                     {
                         continue;
                     }
@@ -374,24 +376,24 @@ internal sealed class StoreIndex : IDisposable
                     if (segment.Segment == localSegment)
                     {
                         var whole = WholeSegmentKeys(tenant, segment.Segment);
-                        foreach (var sequence in whole.TryGetValue(key, out var local) ? local : [])
+                        foreach (var sequence in whole.TryGetValue(token, out var local) ? local : [])
                         {
-                            Add(found, key, sequence);
+                            Add(found, traceId, sequence);
                         }
 
                         continue;
                     }
 
                     pSegment.Value = (long)segment.Segment;
-                    pBucket.Value = Bucket(key, segment.Bits);
+                    pBucket.Value = Bucket(token, segment.Bits);
                     using var reader = command.ExecuteReader();
                     while (reader.Read())
                     {
                         foreach (var entry in Entries((byte[])reader[0]))
                         {
-                            if (entry.Token == key)
+                            if (entry.Token == token)
                             {
-                                Add(found, key, entry.Sequence);
+                                Add(found, traceId, entry.Sequence);
                             }
                         }
                     }
@@ -489,22 +491,35 @@ internal sealed class StoreIndex : IDisposable
             c => c.Parameters.AddWithValue("$t", tenant),
             static r => (ulong)r.GetInt64(0));
 
-    /// <summary>The trace tokens of the segment's live blocks, with each block's sequence (from the legacy table where a block has no blob).</summary>
-    public List<TraceKey> TraceKeysOfSegment(string tenant, ulong segment)
+    /// <summary>
+    /// The trace tokens of the segment's live blocks, with each block's sequence (from the legacy table where a block has
+    /// no blob), and their version: one per segment, since a segment is written by one process and recovery indexes its
+    /// remaining blocks with the version of those already indexed.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The segment's blocks have tokens of different versions (an edited index).</exception>
+    public (List<TraceKey> Keys, byte TokenVersion) TraceKeysOfSegment(string tenant, ulong segment)
     {
         lock (_lock)
         {
             using var command = _connection.CreateCommand();
             command.CommandText = HasLegacyTraceTable
-                ? "SELECT b.seq, b.traces, (SELECT group_concat(hex(t.token)) FROM traces t WHERE t.block = b.id) FROM blocks b WHERE b.tenant = $t AND b.segment = $s AND b.removed = 0"
-                : "SELECT b.seq, b.traces, NULL FROM blocks b WHERE b.tenant = $t AND b.segment = $s AND b.removed = 0";
+                ? "SELECT b.seq, b.traces, (SELECT group_concat(hex(t.token)) FROM traces t WHERE t.block = b.id), b.token_version FROM blocks b WHERE b.tenant = $t AND b.segment = $s AND b.removed = 0"
+                : "SELECT b.seq, b.traces, NULL, b.token_version FROM blocks b WHERE b.tenant = $t AND b.segment = $s AND b.removed = 0";
             command.Parameters.AddWithValue("$t", tenant);
             command.Parameters.AddWithValue("$s", (long)segment);
             using var reader = command.ExecuteReader();
             var keys = new List<TraceKey>();
+            byte? version = null;
             while (reader.Read())
             {
                 var sequence = (ulong)reader.GetInt64(0);
+                var rowVersion = (byte)reader.GetInt32(3);
+                if (version is { } known && known != rowVersion)
+                {
+                    throw new InvalidDataException($"Segment {segment} of a tenant has blocks with trace tokens of versions {known} and {rowVersion}.");
+                }
+
+                version = rowVersion;
                 if (!reader.IsDBNull(1))
                 {
                     var blob = (byte[])reader[1];
@@ -522,7 +537,7 @@ internal sealed class StoreIndex : IDisposable
                 }
             }
 
-            return keys;
+            return (keys, version ?? IndexKey.TraceTokenVersion);
         }
     }
 
@@ -531,7 +546,7 @@ internal sealed class StoreIndex : IDisposable
     /// then lists the segment as sealed. A crash part way leaves it unlisted, and the next start seals it again.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public void Seal(string tenant, ulong segment, List<TraceKey> keys)
+    public void Seal(string tenant, ulong segment, List<TraceKey> keys, byte tokenVersion)
     {
         var bits = 0;
         while (bits < MaxBucketBits && (keys.Count >> bits) > KeysPerBucket)
@@ -601,11 +616,12 @@ internal sealed class StoreIndex : IDisposable
         lock (_lock)
         {
             using var tx = _connection.BeginTransaction();
-            using var mark = Command(tx, "INSERT OR REPLACE INTO sealed(tenant, segment, bits, filter) VALUES ($t, $s, $bits, $filter)");
+            using var mark = Command(tx, "INSERT OR REPLACE INTO sealed(tenant, segment, bits, filter, token_version) VALUES ($t, $s, $bits, $filter, $tv)");
             mark.Parameters.AddWithValue("$t", tenant);
             mark.Parameters.AddWithValue("$s", (long)segment);
             mark.Parameters.AddWithValue("$bits", bits);
             mark.Parameters.AddWithValue("$filter", BuildFilter(keys));
+            mark.Parameters.AddWithValue("$tv", (int)tokenVersion);
             mark.ExecuteNonQuery();
             tx.Commit();
             ForgetSealed(tenant);
@@ -751,7 +767,8 @@ internal sealed class StoreIndex : IDisposable
         }
     }
 
-    private static void Add(Dictionary<UInt128, List<ulong>> sequences, UInt128 token, ulong sequence)
+    private static void Add<TKey>(Dictionary<TKey, List<ulong>> sequences, TKey token, ulong sequence)
+        where TKey : notnull
     {
         if (!sequences.TryGetValue(token, out var list))
         {
@@ -763,6 +780,16 @@ internal sealed class StoreIndex : IDisposable
 
     /// <summary>The first <paramref name="bits"/> bits of a token (its first four bytes, big-endian).</summary>
     private static long Bucket(UInt128 token, int bits) => bits == 0 ? 0 : (uint)(token >> 96) >> (32 - bits);
+
+    private static void AddColumnIfMissing(SqliteConnection connection, string table, string column, string definition)
+    {
+        if (Scalar(connection, $"SELECT count(*) FROM pragma_table_info('{table}') WHERE name = '{column}'") == 0)
+        {
+            using var alter = connection.CreateCommand();
+            alter.CommandText = $"ALTER TABLE {table} ADD COLUMN {column} {definition}";
+            alter.ExecuteNonQuery();
+        }
+    }
 
     private static long Scalar(SqliteConnection connection, string sql)
     {
@@ -798,13 +825,13 @@ internal sealed class StoreIndex : IDisposable
         }
 
         using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT segment, bits, filter FROM sealed WHERE tenant = $t ORDER BY segment";
+        command.CommandText = "SELECT segment, bits, filter, token_version FROM sealed WHERE tenant = $t ORDER BY segment";
         command.Parameters.AddWithValue("$t", tenant);
         using var reader = command.ExecuteReader();
         var list = new List<SealedSegment>();
         while (reader.Read())
         {
-            list.Add(new SealedSegment((ulong)reader.GetInt64(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : (byte[])reader[2]));
+            list.Add(new SealedSegment((ulong)reader.GetInt64(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : (byte[])reader[2], (byte)reader.GetInt32(3)));
         }
 
         return _sealed[tenant] = [.. list];
@@ -828,7 +855,7 @@ internal sealed class StoreIndex : IDisposable
         }
     }
 
-    /// <summary>A <see cref="BlockRow"/> from the first 13 columns (<see cref="BlockColumns"/>).</summary>
+    /// <summary>A <see cref="BlockRow"/> from the first 14 columns (<see cref="BlockColumns"/>).</summary>
     private static BlockRow ReadRow(SqliteDataReader reader) => new(
         reader.GetInt64(0),
         reader.GetString(1),
@@ -844,7 +871,8 @@ internal sealed class StoreIndex : IDisposable
         reader.GetInt64(11) != 0)
     {
         WrittenUnixMs = reader.GetInt64(12),
+        TokenVersion = (byte)reader.GetInt32(13),
     };
 
-    private sealed record SealedSegment(ulong Segment, int Bits, byte[]? Filter);
+    private sealed record SealedSegment(ulong Segment, int Bits, byte[]? Filter, byte TokenVersion);
 }

@@ -620,6 +620,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
             .ToList();
         state.Segment = segments.Count == 0 ? 0 : segments[^1];
         var indexedEnd = rows.GroupBy(r => r.Segment).ToDictionary(g => g.Key, g => g.Max(r => r.Offset + r.Length));
+
+        // A segment keeps one trace token version: its blocks found past the index get the version of those indexed.
+        var tokenVersions = rows.GroupBy(r => r.Segment).ToDictionary(g => g.Key, g => g.First().TokenVersion);
         foreach (var segment in segments)
         {
             var path = state.SegmentPath(segment);
@@ -657,7 +660,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
                         break;
                     }
 
-                    var stats = BlockStats.Of(traces, state.IndexKey);
+                    var stats = BlockStats.Of(traces, state.IndexKey, tokenVersions.GetValueOrDefault(segment, IndexKey.TraceTokenVersion));
                     var link = state.Chain.Append(block.Span);
                     state.NextSequence++;
                     recovered.Add((stats.Row(state.Tenant, segment, blockHeader.Sequence, offset, block.Length, link.Digest, _time), stats.TraceTokens));
@@ -696,7 +699,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
     {
         foreach (var segment in _index.UnsealedSegments(state.Tenant))
         {
-            Seal(state, segment, _index.TraceKeysOfSegment(state.Tenant, segment));
+            var (keys, tokenVersion) = _index.TraceKeysOfSegment(state.Tenant, segment);
+            Seal(state, segment, keys, tokenVersion);
         }
     }
 
@@ -763,7 +767,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
         _index.AddBlocks(state.Tenant, rows, chain.SignHead());
         for (var i = 0; i < rows.Count; i++)
         {
-            state.TraceKeys.Add(state.Segment, sequences[i], rows[i].Item2);
+            state.TraceKeys.Add(state.Segment, sequences[i], rows[i].Item2, rows[i].Item1.TokenVersion);
         }
 
         // A segment the writer has left (full, old, or closed) is complete: its keys go into the index now.
@@ -771,7 +775,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
         {
             if (segment != state.Segment)
             {
-                Seal(state, segment, state.TraceKeys.KeysOf(segment));
+                var (keys, tokenVersion) = state.TraceKeys.KeysOf(segment);
+                Seal(state, segment, keys, tokenVersion);
             }
         }
 
@@ -866,8 +871,8 @@ public sealed class TraceStore : ITraceReader, IDisposable
     private IReadOnlyList<BlockRow> BlocksOfTrace(string tenant, TraceId traceId, long? start, long? end)
     {
         var state = State(tenant);
-        var token = state.IndexKey.TraceToken(traceId);
-        return _index.BlocksOfTrace(tenant, token, start, end, state.TraceKeys.Find(token));
+        var tokens = new LookupTokens([traceId], state.IndexKey);
+        return _index.BlocksOfTrace(tenant, tokens, start, end, state.TraceKeys.Find(tokens, 0));
     }
 
     /// <summary>
@@ -878,17 +883,13 @@ public sealed class TraceStore : ITraceReader, IDisposable
     private Dictionary<TraceId, List<BlockRow>> OtherBlocksOfTraces(string tenant, BlockRow row, ICollection<TraceId> traceIds, long? start, long? end)
     {
         var state = State(tenant);
-        var tokens = new Dictionary<TraceId, byte[]>(traceIds.Count);
-        foreach (var traceId in traceIds)
-        {
-            tokens[traceId] = state.IndexKey.TraceToken(traceId);
-        }
-
-        var sealedSequences = _index.SealedSequences(tenant, tokens.Values, row.Segment);
+        var tokens = new LookupTokens([.. traceIds], state.IndexKey);
+        var sealedSequences = _index.SealedSequences(tenant, tokens, row.Segment);
         var wanted = new Dictionary<TraceId, List<ulong>>();
-        foreach (var (traceId, token) in tokens)
+        for (var i = 0; i < tokens.TraceIds.Count; i++)
         {
-            var sequences = state.TraceKeys.Find(token).Concat(sealedSequences.TryGetValue(TraceKey.TokenOf(token), out var found) ? found : [])
+            var traceId = tokens.TraceIds[i];
+            var sequences = state.TraceKeys.Find(tokens, i).Concat(sealedSequences.TryGetValue(traceId, out var found) ? found : [])
                 .Where(s => s != row.Sequence)
                 .Distinct()
                 .ToList();
@@ -918,9 +919,9 @@ public sealed class TraceStore : ITraceReader, IDisposable
     }
 
     /// <summary>Sorts a complete segment's trace keys into the index and forgets them here.</summary>
-    private void Seal(TenantState state, ulong segment, List<TraceKey> keys)
+    private void Seal(TenantState state, ulong segment, List<TraceKey> keys, byte tokenVersion)
     {
-        _index.Seal(state.Tenant, segment, keys);
+        _index.Seal(state.Tenant, segment, keys, tokenVersion);
         state.TraceKeys.Forget(segment);
     }
 
@@ -1567,9 +1568,12 @@ public sealed class TraceStore : ITraceReader, IDisposable
         /// <summary>The block's distinct trace tokens, <see cref="IndexKey.TraceTokenBytes"/> each, concatenated (the index's blob).</summary>
         public required byte[] TraceTokens { get; init; }
 
+        /// <summary>How <see cref="TraceTokens"/> were computed: <see cref="IndexKey.TraceTokenVersion"/>, or a recovered segment's own.</summary>
+        public required byte TokenVersion { get; init; }
+
         public required byte[] Bloom { get; init; }
 
-        public static BlockStats Of(TraceRequest traces, IndexKey key)
+        public static BlockStats Of(TraceRequest traces, IndexKey key, byte tokenVersion = IndexKey.TraceTokenVersion)
         {
             long min = long.MaxValue, max = long.MinValue;
             var spans = 0;
@@ -1592,8 +1596,21 @@ public sealed class TraceStore : ITraceReader, IDisposable
             var at = 0;
             foreach (var id in ids)
             {
-                key.TraceToken(id, tokens.AsSpan(at, IndexKey.TraceTokenBytes));
+                if (tokenVersion == 1)
+                {
+                    key.TraceTokenV1(id, tokens.AsSpan(at, IndexKey.TraceTokenBytes));
+                }
+                else
+                {
+                    id.WriteTo(tokens.AsSpan(at, IndexKey.TraceTokenBytes));
+                }
+
                 at += IndexKey.TraceTokenBytes;
+            }
+
+            if (tokenVersion != 1)
+            {
+                key.EncryptTraceIds(tokens);
             }
 
             return new BlockStats
@@ -1602,12 +1619,13 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 MinStart = min,
                 MaxEnd = max,
                 TraceTokens = tokens,
+                TokenVersion = tokenVersion,
                 Bloom = TermFilter.Build(traces, key),
             };
         }
 
         public BlockRow Row(string tenant, ulong segment, ulong sequence, long offset, int length, byte[] digest, TimeProvider time)
-            => new(0, tenant, segment, sequence, offset, length, MinStart, MaxEnd, Spans, digest, Bloom, false) { WrittenUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds() };
+            => new(0, tenant, segment, sequence, offset, length, MinStart, MaxEnd, Spans, digest, Bloom, false) { WrittenUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds(), TokenVersion = TokenVersion };
     }
 
     /// <summary>A tenant's writer state. Guarded by <see cref="Lock"/>.</summary>

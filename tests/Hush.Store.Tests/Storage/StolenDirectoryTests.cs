@@ -85,5 +85,8 @@ public sealed class StolenDirectoryTests : IDisposable
         Assert.Contains(files, f => f.EndsWith("index.db", StringComparison.Ordinal));
         Assert.Contains(files, f => f.EndsWith("keyring.bin", StringComparison.Ordinal));
         PlantedScan.AssertNoneIn(_dir.Path, Planted);
+
+        // Nor the trace ids: the index holds keyed tokens of them (an AES block under the tenant's trace key), not the ids.
+        PlantedScan.AssertNoBytesIn(_dir.Path, Enumerable.Range(1, 10).Select(t => (Spans.Trace(t).ToBytes(), $"trace id {t}")));
     }
 }

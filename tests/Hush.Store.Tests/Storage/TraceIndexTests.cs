@@ -305,23 +305,35 @@ public sealed class TraceIndexTests : IDisposable
     }
 
     [Fact]
-    public void OpenTraceKeys_TraceInSeveralBlocks_FindsEveryBlockAndListsEveryPair()
+    public void OpenTraceKeys_TraceInSeveralBlocksAndSegmentsOfEitherTokenVersion_FindsEveryBlockAndListsEveryPair()
     {
+        var key = new IndexKey(_kek, "acme");
         var keys = new OpenTraceKeys();
-        byte[] Token(byte b) => [.. Enumerable.Repeat(b, IndexKey.TraceTokenBytes)];
+        TraceId[] ids = [Spans.Trace(1), Spans.Trace(2), Spans.Trace(3), Spans.Trace(4)];
+        byte[] Token(int trace, byte version)
+        {
+            var token = new byte[IndexKey.TraceTokenBytes];
+            BinaryPrimitives.WriteUInt128BigEndian(token, key.TraceToken(ids[trace - 1], version));
+            return token;
+        }
 
-        keys.Add(1, 10, [.. Token(1), .. Token(2)]);
-        keys.Add(1, 11, Token(1));
-        keys.Add(1, 12, [.. Token(3), .. Token(1)]);
-        keys.Add(2, 20, Token(1));
+        keys.Add(1, 10, [.. Token(1, 2), .. Token(2, 2)], 2);
+        keys.Add(1, 11, Token(1, 2), 2);
+        keys.Add(1, 12, [.. Token(3, 2), .. Token(1, 2)], 2);
+        keys.Add(2, 20, Token(1, 1), 1);
+        keys.Add(2, 21, Token(2, 2), 1);
+        var lookup = new LookupTokens(ids, key);
 
-        Assert.Equal(new ulong[] { 10, 11, 12, 20 }, keys.Find(Token(1)).Order());
-        Assert.Equal([10UL], keys.Find(Token(2)));
-        Assert.Empty(keys.Find(Token(4)));
-        Assert.Equal(5, keys.KeysOf(1).Count);
-        Assert.Equal(3, keys.KeysOf(1).Count(k => k.Token == TraceKey.TokenOf(Token(1))));
+        Assert.Equal(new ulong[] { 10, 11, 12, 20 }, keys.Find(lookup, 0).Order());
+        Assert.Equal([10UL], keys.Find(lookup, 1));
+        Assert.Empty(keys.Find(lookup, 3));
+        Assert.Equal(5, keys.KeysOf(1).Keys.Count);
+        Assert.Equal(2, keys.KeysOf(1).TokenVersion);
+        Assert.Equal(1, keys.KeysOf(2).TokenVersion);
+        Assert.Equal(3, keys.KeysOf(1).Keys.Count(k => k.Token == TraceKey.TokenOf(Token(1, 2))));
+        Assert.Throws<InvalidOperationException>(() => keys.Add(2, 22, Token(4, 2), 2));
         keys.Forget(1);
-        Assert.Equal([20UL], keys.Find(Token(1)));
+        Assert.Equal([20UL], keys.Find(lookup, 0));
     }
 
     private long Count(string sql)

@@ -156,4 +156,68 @@ public sealed class TraceStoreRoundTripTests : IDisposable
 
         Assert.Equal(13, blockOfTrace.Count);
     }
+
+    /// <summary>
+    /// Pack deals whole traces out greedily in order of first appearance, each span under its own resource and scope in
+    /// stored order: checked against that rule written plainly, for requests of interleaved traces over several
+    /// resources and scopes. The blocks a request makes (and so their bytes) follow from it.
+    /// </summary>
+    [Fact]
+    public void Pack_InterleavedTracesOverResourcesAndScopes_DealsWholeTracesInOrderOfFirstAppearance()
+    {
+        var random = new Random(17);
+        for (var round = 0; round < 200; round++)
+        {
+            var maxSpans = random.Next(1, 40);
+            var request = new TraceRequest();
+            for (var r = 0; r < random.Next(1, 4); r++)
+            {
+                var resource = new ResourceSpans { Resource = new Resource { Attributes = [new KeyValue("service.name", AnyValue.Of($"svc-{r}"))] } };
+                for (var c = 0; c < random.Next(1, 3); c++)
+                {
+                    var scope = new ScopeSpans { Scope = new InstrumentationScope { Name = $"scope-{c}" } };
+                    for (var i = 0; i < random.Next(0, 60); i++)
+                    {
+                        scope.Spans.Add(Spans.Span(random.Next(1, 25), (round * 10_000) + (r * 1000) + (c * 100) + i));
+                    }
+
+                    resource.ScopeSpans.Add(scope);
+                }
+
+                request.ResourceSpans.Add(resource);
+            }
+
+            var chunks = TraceStore.Pack(request, maxSpans);
+
+            var all = request.ResourceSpans.SelectMany(rs => rs.ScopeSpans.SelectMany(ss => ss.Spans.Select(span => (rs, ss, span)))).ToList();
+            var order = all.Select(x => x.span.TraceId).Distinct().ToList();
+            var expected = new List<List<TraceId>>();
+            var filled = maxSpans;
+            foreach (var id in order)
+            {
+                var size = all.Count(x => x.span.TraceId == id);
+                if (all.Count > maxSpans && filled + size > maxSpans && filled > 0)
+                {
+                    expected.Add([]);
+                    filled = 0;
+                }
+
+                if (expected.Count == 0)
+                {
+                    expected.Add([]);
+                }
+
+                expected[^1].Add(id);
+                filled += size;
+            }
+
+            Assert.Equal(all.Count == 0 ? 0 : expected.Count, chunks.Count);
+            for (var i = 0; i < chunks.Count; i++)
+            {
+                var traces = expected[i].ToHashSet();
+                var got = chunks[i].ResourceSpans.SelectMany(rs => rs.ScopeSpans.SelectMany(ss => ss.Spans.Select(span => (rs.Resource, ss.Scope, span)))).ToList();
+                Assert.Equal(all.Where(x => traces.Contains(x.span.TraceId)).Select(x => (x.rs.Resource, x.ss.Scope, x.span)), got);
+            }
+        }
+    }
 }

@@ -6,9 +6,12 @@ namespace Hush.Store.Tests;
 internal static class PlantedScan
 {
     /// <summary>Fails naming the file and the form when any file under <paramref name="directory"/> holds a planted string.</summary>
-    public static void AssertNoneIn(string directory, IEnumerable<string> planted)
+    public static void AssertNoneIn(string directory, IEnumerable<string> planted) => AssertNoBytesIn(directory, planted.SelectMany(Forms));
+
+    /// <summary>Fails naming the file and the form when any file under <paramref name="directory"/> holds one of the byte strings.</summary>
+    public static void AssertNoBytesIn(string directory, IEnumerable<(byte[] Form, string Text)> planted)
     {
-        var forms = planted.SelectMany(Forms).ToList();
+        var forms = planted.ToList();
         foreach (var file in Directory.GetFiles(directory, "*", SearchOption.AllDirectories))
         {
             byte[] bytes;
