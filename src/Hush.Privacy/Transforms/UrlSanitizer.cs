@@ -10,6 +10,9 @@ namespace Hush.Privacy.Transforms;
 /// have detected values replaced (<c>{email}</c>); path segments that are emails become <c>{email}</c>, numeric ids
 /// (4+ digits), UUIDs, long hex and long mixed tokens become <c>{id}</c>, other segments keep their words
 /// (<c>api</c>, <c>v1</c>, <c>users</c>) with any detected value replaced; a fragment holding a detected value is dropped.
+/// Segments are looked at one at a time, so a value that spans several (a whole URL with credentials inside a path,
+/// <c>/api/postgres://admin:pw@db/items</c>) is not found here: the privacy stage's URL rule runs the detectors over
+/// the whole result as well, and that is what catches it (DefaultPolicyTests prove it).
 /// </summary>
 public static class UrlSanitizer
 {

@@ -89,6 +89,19 @@ public sealed class DefaultPolicyTests
         Assert.DoesNotContain("bob%40mail", result, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("url.path", "/api/postgres://admin:Sup3rSecret@db.internal/items")]
+    [InlineData("url.full", "https://shop.example/proxy/mysql://root:Sup3rSecret@10.1.2.3:3306/app")]
+    [InlineData("http.target", "/redirect/https://carol:Sup3rSecret@partner.example/cb")]
+    public void Default_UrlWithCredentialsInsideAPathSegment_LosesThePassword(string key, string url)
+    {
+        // UrlSanitizer looks at one segment at a time, so it alone keeps such a password; the URL rule then runs the
+        // detectors over the whole result, which is what must catch it.
+        var result = ScrubOne(Policy, key, url)!;
+
+        Assert.DoesNotContain("Sup3rSecret", result, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Default_BirthDate_GeneralizedToYear()
     {
