@@ -98,11 +98,7 @@ public class StoreWriteBenchmarks
     [Benchmark]
     public byte[] TraceTokensVersion1()
     {
-        for (var i = 0; i < _traceIds.Length; i++)
-        {
-            _indexKey.TraceTokenV1(_traceIds[i], _tokens.AsSpan(i * Hush.Store.Storage.IndexKey.TraceTokenBytes));
-        }
-
+        _indexKey.TraceTokens(_traceIds, 1, _tokens);
         return _tokens;
     }
 
@@ -110,12 +106,7 @@ public class StoreWriteBenchmarks
     [Benchmark]
     public byte[] TraceTokensVersion2()
     {
-        for (var i = 0; i < _traceIds.Length; i++)
-        {
-            _traceIds[i].WriteTo(_tokens.AsSpan(i * Hush.Store.Storage.IndexKey.TraceTokenBytes, Hush.Store.Storage.IndexKey.TraceTokenBytes));
-        }
-
-        _indexKey.EncryptTraceIds(_tokens);
+        _indexKey.TraceTokens(_traceIds, 2, _tokens);
         return _tokens;
     }
 

@@ -160,7 +160,7 @@ internal readonly record struct TraceKey(UInt128 Token, ulong Sequence)
 /// The tokens a lookup of some trace ids needs, computed when a segment of that token version first asks: version 2 for
 /// all the ids with one AES-ECB call, version 1 (an HMAC each) only in a store that still has segments of it.
 /// </summary>
-internal sealed class LookupTokens(IReadOnlyList<TraceId> traceIds, IndexKey key)
+internal sealed class LookupTokens(TraceId[] traceIds, IndexKey key)
 {
     private UInt128[]? _version2;
     private UInt128?[]? _version1;
@@ -171,20 +171,15 @@ internal sealed class LookupTokens(IReadOnlyList<TraceId> traceIds, IndexKey key
     {
         if (version == 1)
         {
-            _version1 ??= new UInt128?[traceIds.Count];
+            _version1 ??= new UInt128?[traceIds.Length];
             return _version1[index] ??= key.TraceToken(traceIds[index], 1);
         }
 
         if (_version2 is null)
         {
-            var bytes = new byte[traceIds.Count * IndexKey.TraceTokenBytes];
-            for (var i = 0; i < traceIds.Count; i++)
-            {
-                traceIds[i].WriteTo(bytes.AsSpan(i * IndexKey.TraceTokenBytes, IndexKey.TraceTokenBytes));
-            }
-
-            key.EncryptTraceIds(bytes);
-            _version2 = new UInt128[traceIds.Count];
+            var bytes = new byte[traceIds.Length * IndexKey.TraceTokenBytes];
+            key.TraceTokens(traceIds, 2, bytes);
+            _version2 = new UInt128[traceIds.Length];
             for (var i = 0; i < _version2.Length; i++)
             {
                 _version2[i] = TraceKey.TokenOf(bytes.AsSpan(i * IndexKey.TraceTokenBytes, IndexKey.TraceTokenBytes));

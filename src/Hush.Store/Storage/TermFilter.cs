@@ -63,34 +63,52 @@ internal sealed class IndexKey
     /// <summary>The token of <paramref name="id"/> under trace token <paramref name="version"/> (1 or 2), as the index compares it.</summary>
     public UInt128 TraceToken(TraceId id, byte version)
     {
+        Span<byte> token = stackalloc byte[TraceTokenBytes];
+        TraceTokens(new ReadOnlySpan<TraceId>(in id), version, token);
+        return TraceKey.TokenOf(token);
+    }
+
+    /// <summary>
+    /// Writes the tokens of <paramref name="ids"/> under trace token <paramref name="version"/> (1 or 2) to
+    /// <paramref name="destination"/>, <see cref="TraceTokenBytes"/> each, in order: version 2 with one AES-ECB call for
+    /// all of them, version 1 with an HMAC each.
+    /// </summary>
+    public void TraceTokens(ReadOnlySpan<TraceId> ids, byte version, Span<byte> destination)
+    {
         ArgumentOutOfRangeException.ThrowIfZero(version);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(version, TraceTokenVersion);
-        Span<byte> token = stackalloc byte[TraceTokenBytes];
-        if (version == 1)
+        var tokens = destination[..(ids.Length * TraceTokenBytes)];
+        for (var i = 0; i < ids.Length; i++)
         {
-            TraceTokenV1(id, token);
-        }
-        else
-        {
-            id.WriteTo(token);
-            EncryptTraceIds(token);
+            var token = tokens.Slice(i * TraceTokenBytes, TraceTokenBytes);
+            if (version == 1)
+            {
+                TraceTokenV1(ids[i], token);
+            }
+            else
+            {
+                ids[i].WriteTo(token);
+            }
         }
 
-        return TraceKey.TokenOf(token);
+        if (version != 1)
+        {
+            EncryptTraceIds(tokens);
+        }
     }
 
     /// <summary>
     /// Turns trace ids (<see cref="TraceTokenBytes"/> each, concatenated) into their version-2 tokens, in place: one
     /// AES-ECB call for all of a block's traces, where version 1 made one HMAC call per trace.
     /// </summary>
-    public void EncryptTraceIds(Span<byte> ids)
+    private void EncryptTraceIds(Span<byte> ids)
     {
         // ECB encrypts each 16-byte block on its own, and the framework allows the output to be exactly the input.
         _aes.Value!.EncryptEcb(ids, ids, PaddingMode.None);
     }
 
     /// <summary>Writes the version-1 token of <paramref name="id"/> (truncated HMAC) to the first <see cref="TraceTokenBytes"/> bytes of <paramref name="destination"/>.</summary>
-    public void TraceTokenV1(TraceId id, Span<byte> destination)
+    private void TraceTokenV1(TraceId id, Span<byte> destination)
     {
         Span<byte> bytes = stackalloc byte[16];
         id.WriteTo(bytes);

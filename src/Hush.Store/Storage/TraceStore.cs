@@ -1593,25 +1593,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
             }
 
             var tokens = new byte[ids.Count * IndexKey.TraceTokenBytes];
-            var at = 0;
-            foreach (var id in ids)
-            {
-                if (tokenVersion == 1)
-                {
-                    key.TraceTokenV1(id, tokens.AsSpan(at, IndexKey.TraceTokenBytes));
-                }
-                else
-                {
-                    id.WriteTo(tokens.AsSpan(at, IndexKey.TraceTokenBytes));
-                }
-
-                at += IndexKey.TraceTokenBytes;
-            }
-
-            if (tokenVersion != 1)
-            {
-                key.EncryptTraceIds(tokens);
-            }
+            key.TraceTokens([.. ids], tokenVersion, tokens);
 
             return new BlockStats
             {
