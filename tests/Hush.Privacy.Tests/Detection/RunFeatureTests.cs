@@ -14,12 +14,7 @@ public sealed class RunFeatureTests
     [Fact]
     public void DigitRunsAndAlphanumericRun_AnyText_SameAsPerCharReference()
     {
-        Prop.ForAll(Value.ToArbitrary(), value =>
-        {
-            var (card, phone, alnum) = Reference(value);
-            Assert.Equal((card, phone), TextFeatures.DigitRuns(value));
-            Assert.Equal(alnum, TextFeatures.AlphanumericRun(value));
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(3000));
+        Prop.ForAll(Value.ToArbitrary(), AssertSameAsReference).Check(Config.QuickThrowOnFailure.WithMaxTest(3000));
     }
 
     /// <summary>Texts past the char-by-char limit take the vectorized walk; both must give the same runs.</summary>
@@ -27,12 +22,31 @@ public sealed class RunFeatureTests
     public void DigitRunsAndAlphanumericRun_LongText_SameAsPerCharReference()
     {
         var longValue = Gen.Choose(2, 5).SelectMany(n => Gen.ArrayOf(Value, n)).Select(string.Concat);
-        Prop.ForAll(longValue.ToArbitrary(), value =>
-        {
-            var (card, phone, alnum) = Reference(value);
-            Assert.Equal((card, phone), TextFeatures.DigitRuns(value));
-            Assert.Equal(alnum, TextFeatures.AlphanumericRun(value));
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+        Prop.ForAll(longValue.ToArbitrary(), AssertSameAsReference).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+    }
+
+    /// <summary>
+    /// Texts of 64 chars or fewer are read as bit masks, longer ones by the group walk: around that edge (runs that
+    /// touch the last bit, texts one char either side of it) both must still give the per-char definition.
+    /// </summary>
+    [Fact]
+    public void DigitRunsAndAlphanumericRun_AroundTheMaskLimit_SameAsPerCharReference()
+    {
+        var nearLimit = Gen.Choose(CharMasks.MaxChars - 8, CharMasks.MaxChars + 8)
+            .SelectMany(n => Gen.ArrayOf(Gen.Elements('1', '9', ' ', '-', '.', '(', 'a', 'Z', '_'), n))
+            .Select(chars => new string(chars));
+        Prop.ForAll(nearLimit.ToArbitrary(), AssertSameAsReference).Check(Config.QuickThrowOnFailure.WithMaxTest(3000));
+    }
+
+    [Theory]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    public void Runs_AllDigits_CountEveryChar(int length)
+    {
+        var value = new string('7', length);
+        Assert.Equal((length, length), TextFeatures.DigitRuns(value));
+        Assert.Equal(length, TextFeatures.AlphanumericRun(value));
     }
 
     [Theory]
@@ -43,6 +57,13 @@ public sealed class RunFeatureTests
     [InlineData("no digits here", 0, 0, 12)]
     public void Runs_KnownValues_Expected(string value, int card, int phone, int alnum)
     {
+        Assert.Equal((card, phone), TextFeatures.DigitRuns(value));
+        Assert.Equal(alnum, TextFeatures.AlphanumericRun(value));
+    }
+
+    private static void AssertSameAsReference(string value)
+    {
+        var (card, phone, alnum) = Reference(value);
         Assert.Equal((card, phone), TextFeatures.DigitRuns(value));
         Assert.Equal(alnum, TextFeatures.AlphanumericRun(value));
     }
