@@ -54,7 +54,15 @@ public sealed class PolicyScrubber
     {
         var session = new ScrubSession(this, policy ?? _policies.Current, tenant);
         var list = new List<KeyValue> { new(key, value) };
-        session.ScrubAttributes(list, 0, null, null);
+        try
+        {
+            session.ScrubAttributes(list, 0, null, null);
+        }
+        finally
+        {
+            session.FlushCounters();
+        }
+
         return list.Count == 0 ? (AnyValue.Empty, false, key) : (list[0].Value, true, list[0].Key);
     }
 

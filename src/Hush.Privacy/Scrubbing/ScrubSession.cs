@@ -55,6 +55,9 @@ internal sealed class ScrubSession
     /// </summary>
     private const int MaxMemoizedTransforms = 512;
 
+    /// <summary>Distinct (rule, class, action) kinds a session tallies before adding further ones straight to the shared counters.</summary>
+    private const int MaxTallies = 32;
+
     private const string LimitsRule = "limits";
     private const string DetectorRulePrefix = "detector/";
 
@@ -79,6 +82,8 @@ internal sealed class ScrubSession
     private Dictionary<string, string>? _sqlResults;
     private Dictionary<string, string>? _urlResults;
     private int _memoizedTransforms;
+    private CounterTally[]? _tallies;
+    private int _tallyCount;
     private bool _inSpan;
     private int _changed;
     private int _dropped;
@@ -133,20 +138,27 @@ internal sealed class ScrubSession
             return default;
         }
 
-        for (var r = resourceSpans.Count - 1; r >= 0; r--)
+        try
         {
-            var rs = resourceSpans[r];
-            try
+            for (var r = resourceSpans.Count - 1; r >= 0; r--)
             {
-                ScrubResourceSpans(rs);
-            }
+                var rs = resourceSpans[r];
+                try
+                {
+                    ScrubResourceSpans(rs);
+                }
 #pragma warning disable CA1031 // Fail closed: anything unexpected removes the data rather than letting it through.
-            catch (Exception)
+                catch (Exception)
 #pragma warning restore CA1031
-            {
-                _spansDropped += CountSpans(rs);
-                resourceSpans.RemoveAt(r);
+                {
+                    _spansDropped += CountSpans(rs);
+                    resourceSpans.RemoveAt(r);
+                }
             }
+        }
+        finally
+        {
+            FlushCounters();
         }
 
         return new ScrubReport(_changed, _dropped, _oversized, _depthLimited, _spansDropped);
@@ -758,7 +770,14 @@ internal sealed class ScrubSession
         }
 
         var cls = _matches.Count > 0 ? _matches[0].DataClass : "binary";
-        Record(_matches.Count > 0 ? DetectorRule(_matches[0].Detector) : LimitsRule, cls, "redact");
+        if (_matches.Count > 0)
+        {
+            RecordDetector(_matches[0].Detector, cls, "redact");
+        }
+        else
+        {
+            Record(LimitsRule, cls, "redact");
+        }
         _changed++;
         return AnyValue.Of(Redactor.Placeholder("binary"));
     }
@@ -1090,7 +1109,7 @@ internal sealed class ScrubSession
         {
             if (_policy.InlineActionFor(m.DataClass) == PolicyAction.Drop && droppable)
             {
-                Record(DetectorRule(m.Detector), m.DataClass, "drop");
+                RecordDetector(m.Detector, m.DataClass, "drop");
                 return null;
             }
         }
@@ -1101,7 +1120,7 @@ internal sealed class ScrubSession
             var whole1 = _matches[0];
             var action1 = _policy.InlineActionFor(whole1.DataClass);
             var replaced = Replace(action1, whole1.DataClass, s);
-            Record(DetectorRule(whole1.Detector), whole1.DataClass, action1 == PolicyAction.Drop ? "redact" : ActionLabel(action1));
+            RecordDetector(whole1.Detector, whole1.DataClass, action1 == PolicyAction.Drop ? "redact" : ActionLabel(action1));
             _changed++;
             return replaced;
         }
@@ -1119,7 +1138,7 @@ internal sealed class ScrubSession
             var action = _policy.InlineActionFor(m.DataClass);
             sb.Append(Replace(action, m.DataClass, s.Substring(m.Start, m.Length)));
             pos = m.End;
-            Record(DetectorRule(m.Detector), m.DataClass, action == PolicyAction.Drop ? "redact" : ActionLabel(action));
+            RecordDetector(m.Detector, m.DataClass, action == PolicyAction.Drop ? "redact" : ActionLabel(action));
         }
 
         sb.Append(s, pos, s.Length - pos);
@@ -1194,13 +1213,71 @@ internal sealed class ScrubSession
         : DetectorRules.Count < PolicyLimits.KeyCacheCapacity ? DetectorRules.GetOrAdd(detector, static d => DetectorRulePrefix + d)
         : DetectorRulePrefix + detector;
 
-    private void Record(string rule, string dataClass, string action)
+    private void Record(string rule, string dataClass, string action) => Tally(rule, dataClass, action, detector: false);
+
+    /// <summary>A detector's finding: counted under the rule <c>detector/&lt;name&gt;</c>, whose label is built when the counts are flushed.</summary>
+    private void RecordDetector(string detector, string dataClass, string action) => Tally(detector, dataClass, action, detector: true);
+
+    /// <summary>
+    /// Counts one action in the session's tallies (flushed to the shared counters by <see cref="FlushCounters"/>): a
+    /// request records thousands of actions of a handful of kinds, and each shared add was a hash, a lookup and an
+    /// interlocked add on a cache line both cores write. Names are compared by reference (they come from the policy,
+    /// the detectors and constants); an equal name in another string only costs another entry, which adds to the
+    /// same counter.
+    /// </summary>
+    private void Tally(string rule, string dataClass, string action, bool detector)
     {
-        _scrubber.Counters.Add(rule, dataClass, action);
+        _tallies ??= new CounterTally[MaxTallies];
+        var found = false;
+        for (var i = 0; i < _tallyCount; i++)
+        {
+            ref var t = ref _tallies[i];
+            if (ReferenceEquals(t.Rule, rule) && ReferenceEquals(t.DataClass, dataClass) && ReferenceEquals(t.Action, action) && t.Detector == detector)
+            {
+                t.Count++;
+                found = true;
+                break;
+            }
+        }
+
+        if (!found)
+        {
+            if (_tallyCount < MaxTallies)
+            {
+                _tallies[_tallyCount++] = new CounterTally { Rule = rule, DataClass = dataClass, Action = action, Detector = detector, Count = 1 };
+            }
+            else
+            {
+                _scrubber.Counters.Add(detector ? DetectorRule(rule) : rule, dataClass, action);
+            }
+        }
+
         if (_inSpan)
         {
             _spanTally ??= new Dictionary<string, int>(StringComparer.Ordinal);
             _spanTally[dataClass] = _spanTally.TryGetValue(dataClass, out var n) ? n + 1 : 1;
         }
+    }
+
+    /// <summary>Adds the session's tallies to the shared counters, once per call (also when a call fails midway).</summary>
+    internal void FlushCounters()
+    {
+        for (var i = 0; i < _tallyCount; i++)
+        {
+            ref var t = ref _tallies![i];
+            _scrubber.Counters.Add(t.Detector ? DetectorRule(t.Rule) : t.Rule, t.DataClass, t.Action, t.Count);
+        }
+
+        _tallyCount = 0;
+    }
+
+    /// <summary>One (rule, class, action) the session counted, and how often.</summary>
+    private struct CounterTally
+    {
+        public string Rule;
+        public string DataClass;
+        public string Action;
+        public bool Detector;
+        public long Count;
     }
 }

@@ -407,6 +407,60 @@ public sealed class PolicyScrubberTests
         Assert.DoesNotContain(samples, s => s.Rule.Contains("alice", StringComparison.Ordinal) || s.DataClass.Contains("alice", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A session tallies its actions and adds them to the shared counters once: every action still counts exactly once,
+    /// also past the number of kinds a session tallies (40 rules here) and when the same kinds repeat on many spans.
+    /// </summary>
+    [Fact]
+    public void Scrub_ManyKindsAndRepeats_EveryActionCountedOnce()
+    {
+        var rules = string.Concat(Enumerable.Range(0, 40).Select(i => $"  - {{ name: r{i}, keys: [\"k{i}\"], class: c{i}, action: redact }}\n"));
+        var policy = Compile("version: 1\nmode: detect\nrules:\n" + rules);
+        var counters = new PrivacyCounters();
+        var request = new TraceRequest { ResourceSpans = [new ResourceSpans { ScopeSpans = [new ScopeSpans { Spans = [] }] }] };
+        for (var s = 0; s < 3; s++)
+        {
+            var attributes = Enumerable.Range(0, 40).Select(i => Attr($"k{i}", $"v{i}")).Append(Attr("note", Email)).ToArray();
+            request.ResourceSpans[0].ScopeSpans[0].Spans.Add(NewSpan("op", attributes));
+        }
+
+        Scrubber(policy, counters).Scrub(request, Tenant);
+
+        var samples = counters.Snapshot();
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.Contains(new PrivacyCounterSample($"r{i}", $"c{i}", "redact", 3), samples);
+        }
+
+        Assert.Contains(new PrivacyCounterSample("detector/email", "email", "redact", 3), samples);
+        Assert.Equal(41, samples.Count);
+    }
+
+    [Fact]
+    public void Scrub_TwoCalls_CountersAddUp()
+    {
+        var counters = new PrivacyCounters();
+        var scrubber = Scrubber(Actions, counters);
+
+        scrubber.Scrub(Request(NewSpan("op", Attr("user.id", "u1"), Attr("note", Email))), Tenant);
+        scrubber.Scrub(Request(NewSpan("op", Attr("user.id", "u2"), Attr("note", Email))), Tenant);
+
+        var samples = counters.Snapshot();
+        Assert.Contains(new PrivacyCounterSample("users", "user_id", "pseudonymize", 2), samples);
+        Assert.Contains(new PrivacyCounterSample("detector/email", "email", "redact", 2), samples);
+    }
+
+    [Fact]
+    public void ScrubAttribute_OneValue_Counted()
+    {
+        var counters = new PrivacyCounters();
+
+        var (_, kept, _) = Scrubber(Actions, counters).ScrubAttribute("note", AnyValue.Of(Email), Tenant);
+
+        Assert.True(kept);
+        Assert.Contains(new PrivacyCounterSample("detector/email", "email", "redact", 1), counters.Snapshot());
+    }
+
     [Fact]
     public void Scrub_NullsAndEmptyPieces_DoNotThrow()
     {
