@@ -15,13 +15,16 @@ internal readonly struct CharMasks
     /// <summary>One bit per char in a <see cref="ulong"/>.</summary>
     public const int MaxChars = 64;
 
-    private CharMasks(ulong digits, ulong alphanumerics, ulong spaces, ulong cardSeparators, ulong phoneSeparators)
+    private CharMasks(ulong digits, ulong alphanumerics, ulong spaces, ulong cardSeparators, ulong phoneSeparators, ulong phoneStarts, ulong phoneBlockers, ulong nonAscii)
     {
         Digits = digits;
         Alphanumerics = alphanumerics;
         Spaces = spaces;
         CardSeparators = cardSeparators;
         PhoneSeparators = phoneSeparators;
+        PhoneStarts = phoneStarts;
+        PhoneBlockers = phoneBlockers;
+        NonAscii = nonAscii;
     }
 
     /// <summary><c>0-9</c>.</summary>
@@ -39,6 +42,18 @@ internal readonly struct CharMasks
     /// <summary>Space, <c>- . ( )</c>: how phone numbers group their digits.</summary>
     public ulong PhoneSeparators { get; }
 
+    /// <summary><c>+</c> and <c>(</c>: where a phone number can start besides a digit.</summary>
+    public ulong PhoneStarts { get; }
+
+    /// <summary><c>. - _ / + ,</c>: the chars besides word chars a phone number cannot follow.</summary>
+    public ulong PhoneBlockers { get; }
+
+    /// <summary>Chars past U+007F, whose classes (a letter of another script is a word char) the masks do not hold.</summary>
+    public ulong NonAscii { get; }
+
+    /// <summary>ASCII letters.</summary>
+    public ulong Letters => Alphanumerics & ~Digits;
+
     /// <summary>The masks of <paramref name="text"/>, which must be at most <see cref="MaxChars"/> chars.</summary>
     public static CharMasks Of(ReadOnlySpan<char> text)
     {
@@ -51,7 +66,7 @@ internal readonly struct CharMasks
         Span<char> padded = stackalloc char[MaxChars];
         text.CopyTo(padded);
         ref ushort first = ref Unsafe.As<char, ushort>(ref padded[0]);
-        ulong digits = 0, alphanumerics = 0, spaces = 0, cardSeparators = 0, phoneSeparators = 0;
+        ulong digits = 0, alphanumerics = 0, spaces = 0, cardSeparators = 0, phoneSeparators = 0, phoneStarts = 0, phoneBlockers = 0, nonAscii = 0;
         for (int block = 0; block < MaxChars; block += Vector128<ushort>.Count)
         {
             if (block >= text.Length)
@@ -66,14 +81,22 @@ internal readonly struct CharMasks
             Vector128<ushort> card = space | Vector128.Equals(c, Vector128.Create((ushort)'-'));
             Vector128<ushort> phone = card | Vector128.Equals(c, Vector128.Create((ushort)'.')) |
                 Vector128.Equals(c, Vector128.Create((ushort)'(')) | Vector128.Equals(c, Vector128.Create((ushort)')'));
+            Vector128<ushort> plus = Vector128.Equals(c, Vector128.Create((ushort)'+'));
+            Vector128<ushort> starts = plus | Vector128.Equals(c, Vector128.Create((ushort)'('));
+            Vector128<ushort> blockers = plus | Vector128.Equals(c, Vector128.Create((ushort)'.')) | Vector128.Equals(c, Vector128.Create((ushort)'-')) |
+                Vector128.Equals(c, Vector128.Create((ushort)'_')) | Vector128.Equals(c, Vector128.Create((ushort)'/')) |
+                Vector128.Equals(c, Vector128.Create((ushort)','));
             digits |= (ulong)digit.ExtractMostSignificantBits() << block;
+            phoneStarts |= (ulong)starts.ExtractMostSignificantBits() << block;
+            phoneBlockers |= (ulong)blockers.ExtractMostSignificantBits() << block;
+            nonAscii |= (ulong)Vector128.GreaterThan(c, Vector128.Create((ushort)0x7F)).ExtractMostSignificantBits() << block;
             alphanumerics |= (ulong)(digit | letter).ExtractMostSignificantBits() << block;
             spaces |= (ulong)space.ExtractMostSignificantBits() << block;
             cardSeparators |= (ulong)card.ExtractMostSignificantBits() << block;
             phoneSeparators |= (ulong)phone.ExtractMostSignificantBits() << block;
         }
 
-        return new CharMasks(digits, alphanumerics, spaces, cardSeparators, phoneSeparators);
+        return new CharMasks(digits, alphanumerics, spaces, cardSeparators, phoneSeparators, phoneStarts, phoneBlockers, nonAscii);
     }
 
     /// <summary>The most bits of <paramref name="counted"/> inside one run of consecutive set bits of <paramref name="runs"/>.</summary>

@@ -18,6 +18,22 @@ internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
 
     protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
+        if (text.Length <= CharMasks.MaxChars)
+        {
+            var masks = CharMasks.Of(text);
+            if (masks.NonAscii == 0)
+            {
+                FindShort(text, masks, view, matches);
+                return;
+            }
+        }
+
+        FindByWalk(text, view, matches);
+    }
+
+    /// <summary>The general search: from one digit pair to the next (tests compare it with <see cref="FindShort"/>).</summary>
+    internal void FindByWalk(string text, TextView? view, List<DetectorMatch> matches)
+    {
         Span<char> buf = stackalloc char[MaxIban];
         int last = text.Length - MinIban;
         int i = 0;
@@ -45,42 +61,82 @@ internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
                 continue;
             }
 
-            int key = (char.ToUpperInvariant(text[i]) << 8) | char.ToUpperInvariant(text[i + 1]);
-            if (!Lengths.TryGetValue(key, out int length))
+            int end = MatchAt(text, i, buf);
+            if (end > 0)
             {
-                i++;
-                continue;
-            }
-
-            int j = i;
-            int count = 0;
-            while (count < length && j < text.Length)
-            {
-                char c = text[j];
-                if (char.IsAsciiLetterOrDigit(c))
-                {
-                    buf[count++] = c;
-                    j++;
-                }
-                else if (c == ' ' && count % 4 == 0 && j + 1 < text.Length && char.IsAsciiLetterOrDigit(text[j + 1]))
-                {
-                    j++;
-                }
-                else
-                {
-                    break;
-                }
-            }
-
-            if (count == length && !Chars.IsWord(Chars.At(text, j)) && Mod97(buf[..length]) == 1)
-            {
-                Add(view, matches, i, j - i);
-                i = j;
+                Add(view, matches, i, end - i);
+                i = end;
                 continue;
             }
 
             i++;
         }
+    }
+
+    /// <summary>
+    /// <see cref="FindCore"/> for ASCII text of at most <see cref="CharMasks.MaxChars"/> chars: the places where two
+    /// letters and two digits stand after no word char, as bits, so a hex id costs no branch per digit group.
+    /// </summary>
+    private void FindShort(string text, in CharMasks masks, TextView? view, List<DetectorMatch> matches)
+    {
+        Span<char> buf = stackalloc char[MaxIban];
+        int last = text.Length - MinIban;
+        ulong letters = masks.Letters;
+        ulong candidates = letters & (letters >> 1) & (masks.Digits >> 2) & (masks.Digits >> 3) & ~(masks.Alphanumerics << 1);
+        int next = 0;
+        while (candidates != 0)
+        {
+            int i = System.Numerics.BitOperations.TrailingZeroCount(candidates);
+            candidates &= candidates - 1;
+            if (i > last)
+            {
+                return;
+            }
+
+            if (i < next)
+            {
+                continue;
+            }
+
+            int end = MatchAt(text, i, buf);
+            if (end > 0)
+            {
+                Add(view, matches, i, end - i);
+                next = end;
+            }
+        }
+    }
+
+    /// <summary>The end of the IBAN whose country code is at <paramref name="i"/> (two letters, two digits, no word char before), or -1.</summary>
+    private static int MatchAt(string text, int i, Span<char> buf)
+    {
+        int key = (char.ToUpperInvariant(text[i]) << 8) | char.ToUpperInvariant(text[i + 1]);
+        if (!Lengths.TryGetValue(key, out int length))
+        {
+            return -1;
+        }
+
+        int j = i;
+        int count = 0;
+        while (count < length && j < text.Length)
+        {
+            char c = text[j];
+            if (char.IsAsciiLetterOrDigit(c))
+            {
+                buf[count++] = c;
+                j++;
+            }
+            else if (c == ' ' && count % 4 == 0 && j + 1 < text.Length && char.IsAsciiLetterOrDigit(text[j + 1]))
+            {
+                j++;
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        return count == length && !Chars.IsWord(Chars.At(text, j)) && Mod97(buf[..length]) == 1 ? j : -1;
     }
 
     private static int Mod97(ReadOnlySpan<char> iban)

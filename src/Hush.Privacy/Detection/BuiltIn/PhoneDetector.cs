@@ -33,6 +33,22 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
             return;
         }
 
+        if (text.Length <= CharMasks.MaxChars)
+        {
+            var masks = CharMasks.Of(text);
+            if (masks.NonAscii == 0)
+            {
+                FindShort(text, masks, view, matches);
+                return;
+            }
+        }
+
+        FindByWalk(text, view, matches);
+    }
+
+    /// <summary>The general search: from one possible start char to the next (tests compare it with <see cref="FindShort"/>).</summary>
+    internal void FindByWalk(string text, TextView? view, List<DetectorMatch> matches)
+    {
         Span<int> groups = stackalloc int[MaxGroups];
         int i = 0;
         while (i < text.Length)
@@ -56,6 +72,34 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
 
             // No number starts inside a digit run: the char before each of its digits is a digit (a word char).
             i = Chars.IsDigit(text[i]) ? Chars.SkipDigits(text, i + 1) : i + 1;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="FindCore"/> for ASCII text of at most <see cref="CharMasks.MaxChars"/> chars: the places
+    /// <see cref="IsStart"/> accepts, as bits (a digit, or <c>+</c> or <c>(</c> before a digit, not after a word char
+    /// or one of <c>. - _ / + ,</c>), so an id that alternates digits and letters costs no branch per digit group.
+    /// </summary>
+    private void FindShort(string text, in CharMasks masks, TextView? view, List<DetectorMatch> matches)
+    {
+        Span<int> groups = stackalloc int[MaxGroups];
+        ulong candidates = (masks.Digits | (masks.PhoneStarts & (masks.Digits >> 1))) & ~((masks.Alphanumerics | masks.PhoneBlockers) << 1);
+        int next = 0;
+        while (candidates != 0)
+        {
+            int i = System.Numerics.BitOperations.TrailingZeroCount(candidates);
+            candidates &= candidates - 1;
+            if (i < next)
+            {
+                continue;
+            }
+
+            int end = TryParse(text, i, groups);
+            if (end > 0)
+            {
+                Add(view, matches, i, end - i);
+                next = end;
+            }
         }
     }
 
