@@ -99,6 +99,25 @@ internal readonly struct CharMasks
         return new CharMasks(digits, alphanumerics, spaces, cardSeparators, phoneSeparators, phoneStarts, phoneBlockers, nonAscii);
     }
 
+    /// <summary>
+    /// The masks of <paramref name="text"/> when it is ASCII of at most <see cref="MaxChars"/> chars, the texts whose
+    /// word chars the masks know (a letter of any script is one); false for any other text.
+    /// </summary>
+    public static bool TryOfShortAscii(ReadOnlySpan<char> text, out CharMasks masks)
+    {
+        if (text.Length <= MaxChars)
+        {
+            masks = Of(text);
+            if (masks.NonAscii == 0)
+            {
+                return true;
+            }
+        }
+
+        masks = default;
+        return false;
+    }
+
     /// <summary>The most bits of <paramref name="counted"/> inside one run of consecutive set bits of <paramref name="runs"/>.</summary>
     public static int MostInOneRun(ulong runs, ulong counted)
     {

@@ -18,17 +18,14 @@ internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
 
     protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
-        if (text.Length <= CharMasks.MaxChars)
+        if (CharMasks.TryOfShortAscii(text, out var masks))
         {
-            var masks = CharMasks.Of(text);
-            if (masks.NonAscii == 0)
-            {
-                FindShort(text, masks, view, matches);
-                return;
-            }
+            FindShort(text, masks, view, matches);
         }
-
-        FindByWalk(text, view, matches);
+        else
+        {
+            FindByWalk(text, view, matches);
+        }
     }
 
     /// <summary>The general search: from one digit pair to the next (tests compare it with <see cref="FindShort"/>).</summary>

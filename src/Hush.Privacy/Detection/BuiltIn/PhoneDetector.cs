@@ -33,17 +33,14 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
             return;
         }
 
-        if (text.Length <= CharMasks.MaxChars)
+        if (CharMasks.TryOfShortAscii(text, out var masks))
         {
-            var masks = CharMasks.Of(text);
-            if (masks.NonAscii == 0)
-            {
-                FindShort(text, masks, view, matches);
-                return;
-            }
+            FindShort(text, masks, view, matches);
         }
-
-        FindByWalk(text, view, matches);
+        else
+        {
+            FindByWalk(text, view, matches);
+        }
     }
 
     /// <summary>The general search: from one possible start char to the next (tests compare it with <see cref="FindShort"/>).</summary>
