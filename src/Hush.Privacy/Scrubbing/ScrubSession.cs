@@ -32,20 +32,22 @@ internal sealed class ScrubSession
 
     /// <summary>
     /// Values found clean remembered for the rest of one call: most values repeat across the spans of a request
-    /// (server.address, db.system, user agents, code paths, request ids on every span of a trace), and hashing one
-    /// costs a fraction of scanning it. Bounded in entries and length; the memo only references strings of the request
-    /// being scrubbed and dies with the session, so no value outlives the request that carried it.
+    /// (server.address, db.system, user agents, code paths, request ids on every span of a trace). They live in a
+    /// direct-mapped table (<see cref="CleanTable"/>) whose slot comes from the length and a few chars, so a lookup is
+    /// one string compare and a value seen once (an id, an address) costs no hash of all its chars, where a set hashed
+    /// it twice (to look it up, then to add it). A collision only costs a scan. Sized to the request, at most this
+    /// many slots; the table references strings of the request being scrubbed only and is cleared when the call ends,
+    /// so no value outlives the request that carried it.
     /// </summary>
-    private const int MaxMemoizedCleanValues = 512;
+    private const int MaxCleanSlots = 4096;
+
+    /// <summary>Clean-value slots per span of the request (a span carries ~20 values, most of them repeats).</summary>
+    private const int CleanSlotsPerSpan = 8;
 
     /// <summary>Longer values are scanned every time: they rarely repeat and would make each lookup cost a scan.</summary>
     private const int MaxMemoizedCleanChars = 1024;
 
-    /// <summary>
-    /// Slots of the direct-mapped cache in front of the clean-value set (power of two). Most attributes are short values
-    /// that repeat on every span of a kind ("GET", "postgresql", "https"): picking the slot from the length and two chars
-    /// and comparing one string costs a few nanoseconds, a third of hashing the value for the set.
-    /// </summary>
+    /// <summary>Slots of the span-name cache and of the clean-value table of a call without a request (one value).</summary>
     private const int RecentCleanSlots = 256;
 
     /// <summary>
@@ -76,8 +78,8 @@ internal sealed class ScrubSession
     /// <summary>Memoized pseudonyms by data class, then value: ordinal string keys hash without Marvin, unlike a tuple key.</summary>
     private Dictionary<string, Dictionary<string, string>>? _pseudonyms;
     private int _memoizedPseudonyms;
-    private HashSet<string>? _cleanValues;
-    private string?[]? _recentClean;
+    private string?[]? _cleanTable;
+    private int _cleanMask;
     private string?[]? _recentNames;
     private Dictionary<string, string>? _sqlResults;
     private Dictionary<string, string>? _urlResults;
@@ -138,6 +140,7 @@ internal sealed class ScrubSession
             return default;
         }
 
+        _cleanTable = CleanTable.Rent(CleanSlotsFor(request), out _cleanMask);
         try
         {
             for (var r = resourceSpans.Count - 1; r >= 0; r--)
@@ -159,9 +162,27 @@ internal sealed class ScrubSession
         finally
         {
             FlushCounters();
+            CleanTable.Return(_cleanTable, _cleanMask + 1);
+            _cleanTable = null;
         }
 
         return new ScrubReport(_changed, _dropped, _oversized, _depthLimited, _spansDropped);
+    }
+
+    /// <summary>Clean-value slots for <paramref name="request"/>: a power of two from <see cref="RecentCleanSlots"/> to <see cref="MaxCleanSlots"/>.</summary>
+    private static int CleanSlotsFor(TraceRequest request)
+    {
+        var spans = 0;
+        foreach (var rs in request.ResourceSpans!)
+        {
+            spans += CountSpans(rs);
+            if (spans * CleanSlotsPerSpan >= MaxCleanSlots)
+            {
+                return MaxCleanSlots;
+            }
+        }
+
+        return Math.Max(RecentCleanSlots, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(spans * CleanSlotsPerSpan)));
     }
 
     private static int CountSpans(ResourceSpans? rs)
@@ -932,7 +953,7 @@ internal sealed class ScrubSession
         // Span names repeat on every span of a route: a recent unchanged one is answered by one string compare,
         // before the policy's shared cache hashes it.
         _recentNames ??= new string?[RecentCleanSlots];
-        var slot = RecentCleanSlot(name);
+        var slot = RecentCleanSlot(name) & (RecentCleanSlots - 1);
         if (IsRecent(_recentNames, slot, name))
         {
             return name;
@@ -1046,16 +1067,15 @@ internal sealed class ScrubSession
         {
             // Only values a full scan found clean are remembered, and only an ordinally equal value is answered from
             // them: the scan depends on nothing but the text, so the answer is the one a scan would give.
-            _recentClean ??= new string?[RecentCleanSlots];
-            slot = RecentCleanSlot(s);
-            if (IsRecent(_recentClean, slot, s))
+            if (_cleanTable is null)
             {
-                return s;
+                _cleanTable = new string?[RecentCleanSlots];
+                _cleanMask = RecentCleanSlots - 1;
             }
 
-            if (_cleanValues is not null && _cleanValues.Contains(s))
+            slot = RecentCleanSlot(s) & _cleanMask;
+            if (IsRecent(_cleanTable, slot, s))
             {
-                _recentClean[slot] = s;
                 return s;
             }
         }
@@ -1065,12 +1085,7 @@ internal sealed class ScrubSession
         {
             if (memoize)
             {
-                _recentClean![slot] = s;
-                _cleanValues ??= new HashSet<string>(MaxMemoizedCleanValues, StringComparer.Ordinal);
-                if (_cleanValues.Count < MaxMemoizedCleanValues)
-                {
-                    _cleanValues.Add(s);
-                }
+                _cleanTable![slot] = s;
             }
 
             return s;
@@ -1149,15 +1164,19 @@ internal sealed class ScrubSession
     private static bool IsRecent(string?[] cache, int slot, string s) =>
         cache[slot] is { } recent && (ReferenceEquals(recent, s) || string.Equals(recent, s, StringComparison.Ordinal));
 
-    /// <summary>The slot of a non-empty value in the recent-clean cache, from its length and its first, middle and last chars.</summary>
+    /// <summary>
+    /// A hash of a non-empty value from its length and five of its chars (first, quarter, middle, three quarters,
+    /// last), for the direct-mapped caches: callers mask it to their size.
+    /// </summary>
     private static int RecentCleanSlot(string s)
     {
         var n = s.Length;
         var h = ((uint)n * 0x9E3779B1u) ^ s[0] ^ ((uint)s[n >> 1] << 7) ^ ((uint)s[n - 1] << 14);
+        h = (h * 31u) + s[n >> 2] + ((uint)s[(3 * n) >> 2] << 9);
         h ^= h >> 13;
         h *= 0x5BD1E995u;
         h ^= h >> 15;
-        return (int)(h & (RecentCleanSlots - 1));
+        return (int)(h & 0x7FFFFFFF);
     }
 
     private void RemovePlaceholderMatches(string s)
@@ -1279,5 +1298,40 @@ internal sealed class ScrubSession
         public string Action;
         public bool Detector;
         public long Count;
+    }
+
+    /// <summary>How many strings the calling thread's clean-value table holds between calls (tests: none).</summary>
+    internal static int CleanValuesHeldByThisThread() => CleanTable.Held();
+
+    /// <summary>
+    /// One clean-value table per thread, reused by its calls (a 4,096-slot table is 32 KiB: allocating one per request
+    /// cost more than it saved on small requests). A call clears the slots it used before it gives the table back, so
+    /// the table holds no string of a request once that request's call has ended.
+    /// </summary>
+    private static class CleanTable
+    {
+        [ThreadStatic]
+        private static string?[]? _table;
+
+        public static string?[] Rent(int slots, out int mask)
+        {
+            mask = slots - 1;
+            var table = _table;
+            _table = null;
+            return table is not null && table.Length >= slots ? table : new string?[Math.Max(slots, table?.Length ?? 0)];
+        }
+
+        public static int Held() => _table is null ? 0 : _table.Count(static v => v is not null);
+
+        public static void Return(string?[]? table, int used)
+        {
+            if (table is null)
+            {
+                return;
+            }
+
+            Array.Clear(table, 0, Math.Min(used, table.Length));
+            _table = table;
+        }
     }
 }

@@ -87,12 +87,13 @@ public sealed class ScrubMemoTests
     [Fact]
     public void Scrub_SecretsSharingTheRecentCleanSlotOfACleanValue_StillFound()
     {
-        // Same length and same first, middle and last chars as the clean value before it: the same recent-clean slot.
+        // Same length and the same five sampled chars (first, quarter, middle, three quarters, last) as the clean value
+        // before it: the same clean-table slot, whatever the table's size.
         var span = NewSpan("op");
         for (int i = 0; i < 50; i++)
         {
             span.Attributes.Add(Attr("app.c", "ref 0000000100000000 k"));
-            span.Attributes.Add(Attr("app.d", "ref 4111111111111111 k"));
+            span.Attributes.Add(Attr("app.d", "ref 4011111111110114 k"));
         }
 
         var counters = new PrivacyCounters();
@@ -101,10 +102,24 @@ public sealed class ScrubMemoTests
         for (int i = 0; i < 50; i++)
         {
             Assert.Equal("ref 0000000100000000 k", span.Attributes[2 * i].Value.StringValue);
-            Assert.DoesNotContain("4111", span.Attributes[(2 * i) + 1].Value.StringValue, StringComparison.Ordinal);
+            Assert.DoesNotContain("4011", span.Attributes[(2 * i) + 1].Value.StringValue, StringComparison.Ordinal);
         }
 
         Assert.Equal(50, counters.Total("redact"));
+    }
+
+    [Fact]
+    public void Scrub_CallEnded_NoValueOfTheRequestKeptByTheThread()
+    {
+        var span = NewSpan("op");
+        for (int i = 0; i < 300; i++)
+        {
+            span.Attributes.Add(Attr("app.note", "clean value " + i.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        DefaultScrubber().Scrub(Request(span), Tenant);
+
+        Assert.Equal(0, Privacy.Scrubbing.ScrubSession.CleanValuesHeldByThisThread());
     }
 
     [Fact]
