@@ -76,6 +76,12 @@ public readonly struct AnyValue : IEquatable<AnyValue>
     /// <summary>The map entries, or null when <see cref="Kind"/> is not <see cref="AnyValueKind.KeyValueList"/>.</summary>
     public List<KeyValue>? KeyValueListValue => Kind == AnyValueKind.KeyValueList ? (List<KeyValue>)_ref! : null;
 
+    /// <summary>
+    /// Identity: the same string, bytes or container object, or the same scalar. What an in-place edit (the privacy
+    /// stage) leaves untouched; cheaper than <see cref="Equals(AnyValue)"/>, which compares contents.
+    /// </summary>
+    public bool IsSameAs(AnyValue other) => ReferenceEquals(_ref, other._ref) && _bits == other._bits;
+
     /// <summary>Deep structural equality (bytes and nested values compared by content).</summary>
     public bool Equals(AnyValue other)
     {

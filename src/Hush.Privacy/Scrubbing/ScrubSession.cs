@@ -526,18 +526,7 @@ internal sealed class ScrubSession
     }
 
     /// <summary>Identity check: containers are edited in place, so a deep comparison would only cost time.</summary>
-    private static bool SameValue(AnyValue a, AnyValue b) => a.StringValue is { } sa
-        ? ReferenceEquals(sa, b.StringValue)
-        : SameNonString(a, b);
-
-    private static bool SameNonString(AnyValue a, AnyValue b) => a.Kind == b.Kind && a.Kind switch
-    {
-        AnyValueKind.String => ReferenceEquals(a.StringValue, b.StringValue),
-        AnyValueKind.Bytes => ReferenceEquals(a.BytesValue, b.BytesValue),
-        AnyValueKind.Array => ReferenceEquals(a.ArrayValue, b.ArrayValue),
-        AnyValueKind.KeyValueList => ReferenceEquals(a.KeyValueListValue, b.KeyValueListValue),
-        _ => a.Equals(b),
-    };
+    private static bool SameValue(AnyValue a, AnyValue b) => a.IsSameAs(b);
 
     private CompiledRule? ResolveRule(string key, CompiledRule? inherited, string? parentPath, out bool keyClean)
     {

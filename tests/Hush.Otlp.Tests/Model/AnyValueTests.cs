@@ -56,4 +56,36 @@ public sealed class AnyValueTests
         Assert.Equal(AnyValue.Empty, default);
         Assert.Equal(AnyValueKind.String, AnyValue.Of((string)null!).Kind);
     }
+
+    [Fact]
+    public void IsSameAs_EqualScalars_TrueAcrossInstances_KindsApart()
+    {
+        Assert.True(AnyValue.Of(42L).IsSameAs(AnyValue.Of(42L)));
+        Assert.True(AnyValue.Of(double.NaN).IsSameAs(AnyValue.Of(double.NaN)));
+        Assert.True(AnyValue.Of(true).IsSameAs(AnyValue.Of(true)));
+        Assert.True(AnyValue.Empty.IsSameAs(default));
+        Assert.False(AnyValue.Of(1L).IsSameAs(AnyValue.Of(true)));
+        Assert.False(AnyValue.Of(1L).IsSameAs(AnyValue.Of(2L)));
+        Assert.False(AnyValue.Of(1L).IsSameAs(AnyValue.Of(BitConverter.Int64BitsToDouble(1))));
+    }
+
+    [Fact]
+    public void IsSameAs_StringsBytesAndContainers_SameObjectOnly()
+    {
+        var text = "value";
+        var bytes = new byte[] { 1, 2 };
+        var items = new List<AnyValue> { AnyValue.Of(1L) };
+        var map = new List<KeyValue> { new("k", AnyValue.Of(1L)) };
+
+        Assert.True(AnyValue.Of(text).IsSameAs(AnyValue.Of(text)));
+        Assert.True(AnyValue.Of(bytes).IsSameAs(AnyValue.Of(bytes)));
+        Assert.True(AnyValue.Of(items).IsSameAs(AnyValue.Of(items)));
+        Assert.True(AnyValue.Of(map).IsSameAs(AnyValue.Of(map)));
+
+        // Equal contents in other objects: Equals says equal, identity says not the same.
+        Assert.False(AnyValue.Of(text).IsSameAs(AnyValue.Of(new string(text.AsSpan()))));
+        Assert.True(AnyValue.Of(text).Equals(AnyValue.Of(new string(text.AsSpan()))));
+        Assert.False(AnyValue.Of(bytes).IsSameAs(AnyValue.Of(new byte[] { 1, 2 })));
+        Assert.False(AnyValue.Of(items).IsSameAs(AnyValue.Of(new List<AnyValue> { AnyValue.Of(1L) })));
+    }
 }
