@@ -51,11 +51,12 @@ internal sealed class ScrubSession
     private const int RecentCleanSlots = 256;
 
     /// <summary>
-    /// SQL and URL rewrites remembered for the rest of one call: <c>db.statement</c> and <c>db.query.text</c> carry the
-    /// same statement, and a route is called more than once per request. Bounded like the clean values, and only for
-    /// values the transforms read whole (at most <see cref="MaxMemoizedCleanChars"/>).
+    /// Slots of the direct-mapped tables of SQL and URL rewrites remembered for the rest of one call:
+    /// <c>db.statement</c> and <c>db.query.text</c> carry the same statement, and a route is called more than once per
+    /// request. A slot comes from the length and five chars, as for clean values, so a statement seen once is not
+    /// hashed whole twice; only values the transforms read whole (at most <see cref="MaxMemoizedCleanChars"/>).
     /// </summary>
-    private const int MaxMemoizedTransforms = 512;
+    private const int TransformSlots = 256;
 
     /// <summary>Distinct (rule, class, action) kinds a session tallies before adding further ones straight to the shared counters.</summary>
     private const int MaxTallies = 32;
@@ -81,9 +82,8 @@ internal sealed class ScrubSession
     private string?[]? _cleanTable;
     private int _cleanMask;
     private string?[]? _recentNames;
-    private Dictionary<string, string>? _sqlResults;
-    private Dictionary<string, string>? _urlResults;
-    private int _memoizedTransforms;
+    private string?[]? _sqlResults;
+    private string?[]? _urlResults;
     private CounterTally[]? _tallies;
     private int _tallyCount;
     private bool _inSpan;
@@ -854,30 +854,29 @@ internal sealed class ScrubSession
     }
 
     /// <summary>
-    /// The transform's result for <paramref name="s"/>, computed once per call. The transforms are pure functions of the
-    /// value, so a remembered result is the one a second call would return; the counters and the detectors still run
+    /// The transform's result for <paramref name="s"/>, remembered for the rest of the call (a value whose slot another
+    /// one took is transformed again). The transforms are pure functions of the value, so a remembered result is the
+    /// one a second call would return; the counters and the detectors still run
     /// on it every time (<see cref="Transformed"/>), so accounting and findings do not change.
     /// </summary>
-    private string Memoized(ref Dictionary<string, string>? memo, string s, Func<string, string> transform)
+    private static string Memoized(ref string?[]? memo, string s, Func<string, string> transform)
     {
         if (s.Length > MaxMemoizedCleanChars)
         {
             return transform(s);
         }
 
-        memo ??= new Dictionary<string, string>(StringComparer.Ordinal);
-        if (memo.TryGetValue(s, out var result))
+        // Pairs: the value at 2 * slot, its result at 2 * slot + 1.
+        memo ??= new string?[2 * TransformSlots];
+        var at = 2 * (RecentCleanSlot(s) & (TransformSlots - 1));
+        if (IsRecent(memo, at, s))
         {
-            return result;
+            return memo[at + 1]!;
         }
 
-        result = transform(s);
-        if (_memoizedTransforms < MaxMemoizedTransforms)
-        {
-            memo[s] = result;
-            _memoizedTransforms++;
-        }
-
+        var result = transform(s);
+        memo[at] = s;
+        memo[at + 1] = result;
         return result;
     }
 
