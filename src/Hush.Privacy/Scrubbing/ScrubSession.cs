@@ -58,6 +58,9 @@ internal sealed class ScrubSession
     /// </summary>
     private const int TransformSlots = 256;
 
+    /// <summary>Slots of the table of generalized IPv4 networks (power of two).</summary>
+    private const int NetworkSlots = 256;
+
     /// <summary>Distinct (rule, class, action) kinds a session tallies before adding further ones straight to the shared counters.</summary>
     private const int MaxTallies = 32;
 
@@ -82,6 +85,8 @@ internal sealed class ScrubSession
     private string?[]? _cleanTable;
     private int _cleanMask;
     private string?[]? _recentNames;
+    /// <summary>Generalized IPv4 networks of this call, reused for the addresses of one network (they were a new string each).</summary>
+    private string?[]? _networks;
     private string?[]? _sqlResults;
     private string?[]? _urlResults;
     private CounterTally[]? _tallies;
@@ -104,6 +109,8 @@ internal sealed class ScrubSession
         _tenant = tenant;
         _onlyLimits = policy.OnlyLimitsApply && !generalWalk;
     }
+
+    private string?[] RecentNetworks => _networks ??= new string?[NetworkSlots];
 
     private Pseudonymizer Pseudonymizer => _pseudonymizer ??= _scrubber.PseudonymizerFor(_tenant);
 
@@ -889,10 +896,10 @@ internal sealed class ScrubSession
         return s[..cut];
     }
 
-    private static string Generalize(string s, string dataClass)
+    private string Generalize(string s, string dataClass)
     {
         var trimmed = s.Trim();
-        if (Generalizer.TryGeneralizeIp(trimmed, out var prefix))
+        if (Generalizer.TryGeneralizeIp(trimmed, RecentNetworks, out var prefix))
         {
             return prefix;
         }
@@ -1197,7 +1204,7 @@ internal sealed class ScrubSession
         PolicyAction.Pseudonymize => Pseudonym(dataClass, text),
         PolicyAction.Tokenize => _scrubber.Vault.Tokenize(_tenant, dataClass, text),
         PolicyAction.Mask => Masker.Mask(text, 4),
-        PolicyAction.Generalize => Generalizer.TryGeneralizeIp(text, out var prefix) ? prefix : Redactor.Placeholder(dataClass),
+        PolicyAction.Generalize => Generalizer.TryGeneralizeIp(text, RecentNetworks, out var prefix) ? prefix : Redactor.Placeholder(dataClass),
         _ => Redactor.Placeholder(dataClass),
     };
 

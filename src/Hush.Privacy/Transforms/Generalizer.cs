@@ -11,12 +11,21 @@ public static class Generalizer
     /// <summary>Keeps the network, drops the host: /24 for IPv4 (one site), /48 for IPv6 (one organization's allocation).</summary>
     private const int V6PrefixBytes = 6;
 
+    private const string V4Suffix = ".0/24";
+
     /// <summary>
     /// IPv4 → its /24 (<c>203.0.113.77</c> → <c>203.0.113.0/24</c>); IPv6 → its /48 (<c>2001:db8:85a3::8a2e:370:7334</c>
     /// → <c>2001:db8:85a3::/48</c>); IPv4-mapped IPv6 is treated as IPv4. Brackets and zone ids are accepted and dropped.
     /// Only dotted-quad IPv4 counts (not the legacy "10.1" forms). False (and an empty string) for anything else.
     /// </summary>
-    public static bool TryGeneralizeIp(string value, out string generalized)
+    public static bool TryGeneralizeIp(string value, out string generalized) => TryGeneralizeIp(value, null, out generalized);
+
+    /// <summary>
+    /// <see cref="TryGeneralizeIp(string, out string)"/> that reuses an IPv4 result already in <paramref name="recent"/>
+    /// (a direct-mapped table, length a power of two, owned by one caller) and records new ones there: the addresses of
+    /// a request share a few networks, and each result was a new string.
+    /// </summary>
+    internal static bool TryGeneralizeIp(string value, string?[]? recent, out string generalized)
     {
         generalized = string.Empty;
         if (string.IsNullOrEmpty(value) || value.Length > 64)
@@ -54,7 +63,7 @@ public static class Generalizer
             return false;
         }
 
-        if (TryV4PrefixFast(s, out generalized))
+        if (TryV4PrefixFast(s, recent, out generalized))
         {
             return true;
         }
@@ -105,7 +114,7 @@ public static class Generalizer
     /// octets as written plus ".0/24", one allocation and no <see cref="IPAddress"/>. Leading zeros take the
     /// <see cref="IPAddress"/> path, which decides how they are read.
     /// </summary>
-    private static bool TryV4PrefixFast(string s, out string generalized)
+    private static bool TryV4PrefixFast(string s, string?[]? recent, out string generalized)
     {
         generalized = string.Empty;
         int thirdDot = -1;
@@ -127,7 +136,22 @@ public static class Generalizer
             return false;
         }
 
-        generalized = string.Concat(s.AsSpan(0, thirdDot), ".0/24");
+        ReadOnlySpan<char> network = s.AsSpan(0, thirdDot);
+        if (recent is null)
+        {
+            generalized = string.Concat(network, V4Suffix);
+            return true;
+        }
+
+        int slot = (int)((uint)string.GetHashCode(network) & (uint)(recent.Length - 1));
+        if (recent[slot] is { } known && known.Length == thirdDot + V4Suffix.Length && known.AsSpan(0, thirdDot).SequenceEqual(network))
+        {
+            generalized = known;
+            return true;
+        }
+
+        generalized = string.Concat(network, V4Suffix);
+        recent[slot] = generalized;
         return true;
     }
 

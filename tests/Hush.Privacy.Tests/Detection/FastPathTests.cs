@@ -155,6 +155,30 @@ public sealed class FastPathTests
         }
     }
 
+    /// <summary>
+    /// A table of recent networks (two slots here, so networks keep taking each other's slot) changes no result: the
+    /// same network gives the same string, another one never another network's.
+    /// </summary>
+    [Fact]
+    public void TryGeneralizeIp_WithRecentNetworks_SameResultsAsWithout()
+    {
+        var random = new Random(9);
+        var recent = new string?[2];
+        for (int i = 0; i < 5000; i++)
+        {
+            // Few networks, so most addresses repeat one; lengths vary so equal lengths of other networks collide too.
+            string ip = $"{random.Next(8, 12)}.{random.Next(0, 3)}.{random.Next(0, 200)}.{random.Next(1, 255)}";
+
+            Assert.True(Generalizer.TryGeneralizeIp(ip, recent, out string withTable));
+            Assert.True(Generalizer.TryGeneralizeIp(ip, out string without));
+            Assert.Equal(without, withTable);
+        }
+
+        Assert.True(Generalizer.TryGeneralizeIp("10.1.2.3", recent, out string first));
+        Assert.True(Generalizer.TryGeneralizeIp("10.1.2.77", recent, out string second));
+        Assert.Same(first, second);
+    }
+
     [Theory]
     [InlineData("010.1.2.3")]
     [InlineData("10.01.2.3")]
