@@ -41,11 +41,8 @@ public class ScrubBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var secret = new byte[32];
-        new Random(7).NextBytes(secret);
-        _scrubber = new PolicyScrubber(PolicyProvider.FromDefault(), new DerivedPseudonymKeyProvider(secret), new InMemoryTokenVault(), new PrivacyCounters());
-        var minimal = PolicyLoader.LoadYaml(MinimalPolicyYaml, "minimal").Policy!;
-        _minimal = new PolicyScrubber(PolicyProvider.FromPolicy(minimal), new DerivedPseudonymKeyProvider(secret), new InMemoryTokenVault(), new PrivacyCounters());
+        _scrubber = Scrubber(PolicyProvider.FromDefault());
+        _minimal = Scrubber(PolicyProvider.FromPolicy(PolicyLoader.LoadYaml(MinimalPolicyYaml, "minimal").Policy!));
         _clean = OtlpProtobuf.Encode(new SpanMixGenerator(seed: 42, services: 5, piiRatio: 0).NextRequest(SpanCount));
         _mixed = OtlpProtobuf.Encode(new SpanMixGenerator(seed: 42, services: 5, piiRatio: 0.05).NextRequest(SpanCount));
     }
@@ -67,6 +64,14 @@ public class ScrubBenchmarks
     /// <summary>The 5% mix under the minimal policy: only schema URLs and the depth limit can change anything.</summary>
     [Benchmark(OperationsPerInvoke = SpanCount)]
     public ScrubReport MinimalPolicy() => _minimal.Scrub(_copies[_next++], "bench");
+
+    /// <summary>A scrubber for the benchmarks: a fixed pseudonym secret, an in-memory vault, its own counters.</summary>
+    internal static PolicyScrubber Scrubber(PolicyProvider policies)
+    {
+        var secret = new byte[32];
+        new Random(7).NextBytes(secret);
+        return new PolicyScrubber(policies, new DerivedPseudonymKeyProvider(secret), new InMemoryTokenVault(), new PrivacyCounters());
+    }
 
     private void Decode(byte[] encoded)
     {

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Hush.Cli.Loadgen;
+using Hush.Otlp;
+using Hush.Privacy;
+
+namespace Hush.Benchmarks;
+
+/// <summary>
+/// The scrub stage as the receivers run it, timed in CPU time of the scrubbing thread: 16 different 512-span requests
+/// of the load generator's mix, each decoded and then scrubbed at once, 4 times per round; a full GC before each round
+/// (outside the timing). Prints the best and the median round in us per span (spans/s per core = 1e6 / us).
+/// <para>
+/// For shared machines where BenchmarkDotNet's short jobs cannot resolve the scrub (their error bars were 2-5x the
+/// means here): run base and change alternately, several times, and compare bests and medians. With
+/// <c>DOTNET_GCgen0size=0x30000000</c> no collection falls inside a round, which isolates the scrub's own code
+/// from the collections its allocations (and the decoder's) cause; without it, the rounds include them.
+/// </para>
+/// </summary>
+internal static class ScrubWarmHarness
+{
+    private const int SpanCount = 512;
+    private const int Requests = 16;
+    private const int CopiesPerRequest = 4;
+    private const int WarmupRounds = 5;
+
+    public static void Run(string[] args)
+    {
+        var rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 60;
+        var pii = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 0.05;
+        var scrubber = ScrubBenchmarks.Scrubber(PolicyProvider.FromDefault());
+        var generator = new SpanMixGenerator(seed: 42, services: 5, piiRatio: pii);
+        var encoded = Enumerable.Range(0, Requests).Select(_ => OtlpProtobuf.Encode(generator.NextRequest(SpanCount))).ToArray();
+        var perRound = new List<double>();
+        long allocated = 0;
+        for (var round = 0; round < rounds + WarmupRounds; round++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            long cpu = 0, bytes = 0;
+            for (var copy = 0; copy < CopiesPerRequest; copy++)
+            {
+                foreach (var request in encoded)
+                {
+                    var decoded = OtlpProtobuf.DecodeTraceRequest(request);
+                    var before = GC.GetAllocatedBytesForCurrentThread();
+                    var start = ThreadCpu.Nanoseconds();
+                    scrubber.Scrub(decoded, "bench");
+                    cpu += ThreadCpu.Nanoseconds() - start;
+                    bytes += GC.GetAllocatedBytesForCurrentThread() - before;
+                }
+            }
+
+            if (round >= WarmupRounds)
+            {
+                perRound.Add((double)cpu / (Requests * CopiesPerRequest * SpanCount));
+                allocated += bytes;
+            }
+        }
+
+        perRound.Sort();
+        var spans = (double)rounds * Requests * CopiesPerRequest * SpanCount;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"scrub, default policy, {pii:P0} PII, {rounds} rounds: best {perRound[0] / 1000:F3} us/span ({1e9 / perRound[0]:F0} spans/s), median {perRound[perRound.Count / 2] / 1000:F3} us/span ({1e9 / perRound[perRound.Count / 2]:F0} spans/s), {allocated / spans:F0} B/span"));
+    }
+
+    /// <summary>CPU time of the calling thread (<c>CLOCK_THREAD_CPUTIME_ID</c>; Linux), falling back to the wall clock elsewhere.</summary>
+    private static class ThreadCpu
+    {
+        private const int ClockThreadCpuTime = 3;
+
+        public static long Nanoseconds()
+        {
+            if (OperatingSystem.IsLinux() && clock_gettime(ClockThreadCpuTime, out var time) == 0)
+            {
+                return (time.Seconds * 1_000_000_000) + time.Nanoseconds;
+            }
+
+            return (long)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
+        }
+
+        [DllImport("libc", EntryPoint = "clock_gettime")]
+        private static extern int clock_gettime(int clock, out TimeSpec time);
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct TimeSpec
+        {
+            public long Seconds;
+            public long Nanoseconds;
+        }
+    }
+}
