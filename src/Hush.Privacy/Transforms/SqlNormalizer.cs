@@ -1,4 +1,3 @@
-using System.Text;
 
 namespace Hush.Privacy.Transforms;
 
@@ -16,7 +15,19 @@ public static class SqlNormalizer
     public static string Normalize(string sql)
     {
         ArgumentNullException.ThrowIfNull(sql);
-        var sb = new StringBuilder(sql.Length);
+        var sb = TextBuilder.Rent(sql.Length);
+        try
+        {
+            return Normalize(sql, sb);
+        }
+        finally
+        {
+            sb.Return();
+        }
+    }
+
+    private static string Normalize(string sql, TextBuilder sb)
+    {
         int i = 0;
         int n = sql.Length;
         while (i < n)
@@ -154,13 +165,13 @@ public static class SqlNormalizer
         return CollapseInLists(sb.ToString());
     }
 
-    private static string FailClosed(StringBuilder sb)
+    private static string FailClosed(TextBuilder sb)
     {
         sb.Append('?');
         return CollapseInLists(sb.ToString());
     }
 
-    private static void SeparateIfNeeded(StringBuilder sb, string sql, int i)
+    private static void SeparateIfNeeded(TextBuilder sb, string sql, int i)
     {
         if (sb.Length > 0 && IsIdentPart(sb[^1]) && i < sql.Length && IsIdentPart(sql[i]))
         {
@@ -168,7 +179,7 @@ public static class SqlNormalizer
         }
     }
 
-    private static bool PrevIsIdent(StringBuilder sb) => sb.Length > 0 && IsIdentPart(sb[^1]);
+    private static bool PrevIsIdent(TextBuilder sb) => sb.Length > 0 && IsIdentPart(sb[^1]);
 
     private static bool IsIdentStart(char c) => char.IsAsciiLetter(c) || c == '_' || (c >= 0x80 && char.IsLetter(c));
 
@@ -269,7 +280,7 @@ public static class SqlNormalizer
         }
 
         // Built at the first list that collapses: most statements with parentheses (INSERT columns, calls) have none.
-        StringBuilder? sb = null;
+        TextBuilder? sb = null;
         int copied = 0;
         while (paren >= 0)
         {
@@ -292,7 +303,7 @@ public static class SqlNormalizer
 
             if (close >= 0)
             {
-                sb ??= new StringBuilder(s.Length);
+                sb ??= TextBuilder.Rent(s.Length);
                 sb.Append(s, copied, paren - copied).Append("(?)");
                 copied = close + 1;
             }
@@ -306,8 +317,15 @@ public static class SqlNormalizer
             return s;
         }
 
-        sb.Append(s, copied, s.Length - copied);
-        return sb.ToString();
+        try
+        {
+            sb.Append(s, copied, s.Length - copied);
+            return sb.ToString();
+        }
+        finally
+        {
+            sb.Return();
+        }
     }
 
     private static bool PrecededByIn(string s, int paren)

@@ -1,4 +1,3 @@
-using System.Text;
 using Hush.Privacy.Detection;
 using Hush.Privacy.Detection.BuiltIn;
 
@@ -40,7 +39,19 @@ public static class UrlSanitizer
             return s;
         }
 
-        var sb = new StringBuilder(s.Length);
+        var sb = TextBuilder.Rent(s.Length);
+        try
+        {
+            return Sanitize(s, sb);
+        }
+        finally
+        {
+            sb.Return();
+        }
+    }
+
+    private static string Sanitize(string s, TextBuilder sb)
+    {
         var matches = new List<DetectorMatch>();
         int i = 0;
 
@@ -93,7 +104,7 @@ public static class UrlSanitizer
     }
 
     /// <summary>The input itself when nothing changed (most routes and schema URLs): no copy of it.</summary>
-    private static string Result(string input, StringBuilder sb) => sb.Equals(input.AsSpan()) ? input : sb.ToString();
+    private static string Result(string input, TextBuilder sb) => sb.Is(input) ? input : sb.ToString();
 
     private static bool IsScheme(ReadOnlySpan<char> scheme)
     {
@@ -113,7 +124,7 @@ public static class UrlSanitizer
         return true;
     }
 
-    private static void SanitizePath(string s, int start, int end, StringBuilder sb, List<DetectorMatch> matches)
+    private static void SanitizePath(string s, int start, int end, TextBuilder sb, List<DetectorMatch> matches)
     {
         int i = start;
         while (i < end)
@@ -135,7 +146,7 @@ public static class UrlSanitizer
         }
     }
 
-    private static void SanitizeSegment(string s, int start, int end, StringBuilder sb, List<DetectorMatch> matches)
+    private static void SanitizeSegment(string s, int start, int end, TextBuilder sb, List<DetectorMatch> matches)
     {
         ReadOnlySpan<char> slice = s.AsSpan(start, end - start);
         if (Detectors.CannotMatch(slice))
@@ -236,7 +247,7 @@ public static class UrlSanitizer
         return true;
     }
 
-    private static void SanitizeQuery(string s, int start, int end, StringBuilder sb, List<DetectorMatch> matches)
+    private static void SanitizeQuery(string s, int start, int end, TextBuilder sb, List<DetectorMatch> matches)
     {
         int i = start;
         while (i <= end)
@@ -277,7 +288,7 @@ public static class UrlSanitizer
         }
     }
 
-    private static void AppendDetected(string s, int start, int end, StringBuilder sb, List<DetectorMatch> matches)
+    private static void AppendDetected(string s, int start, int end, TextBuilder sb, List<DetectorMatch> matches)
     {
         ReadOnlySpan<char> slice = s.AsSpan(start, end - start);
         if (Detectors.CannotMatch(slice))
