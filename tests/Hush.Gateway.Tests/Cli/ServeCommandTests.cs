@@ -48,12 +48,25 @@ public sealed class ServeCommandTests
     [Fact]
     public async Task RunAsync_DefaultConfigOnEphemeralPorts_PrintsEndpointsAndAuthWarningThenStops()
     {
+        var dataDir = Directory.CreateTempSubdirectory("hush-serve-").FullName;
+        try
+        {
+            await RunDefaultConfigOnEphemeralPorts(dataDir);
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    private static async Task RunDefaultConfigOnEphemeralPorts(string dataDir)
+    {
         var env = new Dictionary<string, string?>
         {
             ["HUSH_RECEIVERS__OTLP__PROTOCOLS__GRPC__ENDPOINT"] = "127.0.0.1:0",
             ["HUSH_RECEIVERS__OTLP__PROTOCOLS__HTTP__ENDPOINT"] = "127.0.0.1:0",
             ["HUSH_SERVICE__ADMIN__ENDPOINT"] = "127.0.0.1:0",
-            ["HUSH_SERVICE__DATA_DIR"] = Directory.CreateTempSubdirectory("hush-serve-").FullName,
+            ["HUSH_SERVICE__DATA_DIR"] = dataDir,
         };
         var output = new StringWriter();
         using var stop = new CancellationTokenSource();

@@ -10,7 +10,7 @@ using Hush.Otlp;
 namespace Hush.Gateway.Tests.Query;
 
 /// <summary>The query API through a real HushServer's admin port, next to /metrics and the health endpoints.</summary>
-public sealed class QueryServerTests : IAsyncDisposable
+public sealed class QueryServerTests : IAsyncLifetime
 {
     private readonly string _dataDir = Directory.CreateTempSubdirectory("hush-qsrv-").FullName;
     private readonly InMemoryTraceReader _reader = new();
@@ -37,7 +37,11 @@ public sealed class QueryServerTests : IAsyncDisposable
         return _admin;
     }
 
-    public async ValueTask DisposeAsync()
+    // xUnit 2 calls IAsyncLifetime on a test class, not IAsyncDisposable: before, each test left its server running
+    // and its data directory behind.
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         _admin?.Dispose();
         if (_server is not null)

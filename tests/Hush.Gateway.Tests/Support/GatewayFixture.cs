@@ -83,6 +83,20 @@ internal sealed class GatewayFixture : IAsyncDisposable
         Action<HushConfig>? beforeStart = null)
     {
         var dataDir = Directory.CreateTempSubdirectory("hush-gw-").FullName;
+        try
+        {
+            return await StartAsync(dataDir, capacitySpans, yaml, privacy, beforeStart);
+        }
+        catch
+        {
+            // A start that fails (tests of invalid configs) leaves no directory behind.
+            Directory.Delete(dataDir, recursive: true);
+            throw;
+        }
+    }
+
+    private static async Task<GatewayFixture> StartAsync(string dataDir, int capacitySpans, string? yaml, Func<HushConfig, Hush.Pipeline.IPrivacyStage>? privacy, Action<HushConfig>? beforeStart)
+    {
         var loaded = HushConfigLoader.LoadYaml((yaml ?? Yaml)
             .Replace("DATADIR", dataDir, StringComparison.Ordinal)
             .Replace("CAPACITY", capacitySpans.ToString(), StringComparison.Ordinal)
