@@ -118,6 +118,7 @@ public static class Generalizer
     {
         generalized = string.Empty;
         int thirdDot = -1;
+        uint hash = 0;
         for (int i = 0, dots = 0; i < s.Length; i++)
         {
             if (s[i] == '0' && (i == 0 || s[i - 1] == '.') && i + 1 < s.Length && s[i + 1] != '.')
@@ -129,6 +130,9 @@ public static class Generalizer
             {
                 thirdDot = i;
             }
+
+            // The network's chars (those before the third dot), hashed on the way for the table of recent networks.
+            hash = thirdDot < 0 ? (hash * 31) + s[i] : hash;
         }
 
         if (thirdDot < 0)
@@ -143,7 +147,10 @@ public static class Generalizer
             return true;
         }
 
-        int slot = (int)((uint)string.GetHashCode(network) & (uint)(recent.Length - 1));
+        hash ^= hash >> 15;
+        hash *= 0x2C1B3C6Du;
+        hash ^= hash >> 12;
+        int slot = (int)(hash & (uint)(recent.Length - 1));
         if (recent[slot] is { } known && known.Length == thirdDot + V4Suffix.Length && known.AsSpan(0, thirdDot).SequenceEqual(network))
         {
             generalized = known;
