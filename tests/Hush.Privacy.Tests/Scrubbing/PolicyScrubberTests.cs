@@ -437,6 +437,21 @@ public sealed class PolicyScrubberTests
     }
 
     [Fact]
+    public void Scrub_SpansThatFail_RemovedAndTheOthersKeptInOrder()
+    {
+        var first = NewSpan("first", Attr("note", Email));
+        var second = NewSpan("second", Attr("note", Email));
+        var request = new TraceRequest { ResourceSpans = [new ResourceSpans { ScopeSpans = [new ScopeSpans { Spans = [null!, first, null!, second, null!] }] }] };
+
+        var report = DefaultScrubber().Scrub(request, Tenant);
+
+        Assert.Equal(3, report.SpansDropped);
+        var spans = request.ResourceSpans[0].ScopeSpans[0].Spans;
+        Assert.Equal(["first", "second"], spans.Select(s => s.Name));
+        Assert.All(spans, s => Assert.DoesNotContain(Email, s.Attributes[0].Value.StringValue, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Scrub_TwoCalls_CountersAddUp()
     {
         var counters = new PrivacyCounters();
