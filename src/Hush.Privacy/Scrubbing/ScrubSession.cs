@@ -87,6 +87,7 @@ internal sealed class ScrubSession
     private string?[]? _recentNames;
     /// <summary>Generalized IPv4 networks of this call, reused for the addresses of one network (they were a new string each).</summary>
     private string?[]? _networks;
+    private string?[]? _results;
     private string?[]? _sqlResults;
     private string?[]? _urlResults;
     private CounterTally[]? _tallies;
@@ -828,9 +829,9 @@ internal sealed class ScrubSession
             case PolicyAction.Generalize:
                 return Changed(rule, Generalize(s, rule.DataClass));
             case PolicyAction.Sql:
-                return Transformed(rule, s, Memoized(ref _sqlResults, s, static v => SqlNormalizer.Normalize(CapForTransform(v))), droppable);
+                return Transformed(rule, s, Memoized(ref _sqlResults, s, static (v, recent) => SqlNormalizer.Normalize(CapForTransform(v), recent)), droppable);
             case PolicyAction.Url:
-                return Transformed(rule, s, Memoized(ref _urlResults, s, static v => UrlSanitizer.Sanitize(CapForTransform(v))), droppable);
+                return Transformed(rule, s, Memoized(ref _urlResults, s, static (v, recent) => UrlSanitizer.Sanitize(CapForTransform(v), recent)), droppable);
             case PolicyAction.Truncate:
                 return Transformed(rule, s, Truncator.Truncate(s, rule.MaxChars), droppable);
             default:
@@ -866,11 +867,13 @@ internal sealed class ScrubSession
     /// one a second call would return; the counters and the detectors still run
     /// on it every time (<see cref="Transformed"/>), so accounting and findings do not change.
     /// </summary>
-    private static string Memoized(ref string?[]? memo, string s, Func<string, string> transform)
+    private string Memoized(ref string?[]? memo, string s, Func<string, string?[], string> transform)
     {
+        // Results of one shape (a statement with other literals, a route with other ids) are one string.
+        var results = _results ??= new string?[TransformSlots];
         if (s.Length > MaxMemoizedCleanChars)
         {
-            return transform(s);
+            return transform(s, results);
         }
 
         // Pairs: the value at 2 * slot, its result at 2 * slot + 1.
@@ -881,7 +884,7 @@ internal sealed class ScrubSession
             return memo[at + 1]!;
         }
 
-        var result = transform(s);
+        var result = transform(s, results);
         memo[at] = s;
         memo[at + 1] = result;
         return result;
@@ -1159,20 +1162,8 @@ internal sealed class ScrubSession
     private static bool IsRecent(string?[] cache, int slot, string s) =>
         cache[slot] is { } recent && (ReferenceEquals(recent, s) || string.Equals(recent, s, StringComparison.Ordinal));
 
-    /// <summary>
-    /// A hash of a non-empty value from its length and five of its chars (first, quarter, middle, three quarters,
-    /// last), for the direct-mapped caches: callers mask it to their size.
-    /// </summary>
-    private static int RecentCleanSlot(string s)
-    {
-        var n = s.Length;
-        var h = ((uint)n * 0x9E3779B1u) ^ s[0] ^ ((uint)s[n >> 1] << 7) ^ ((uint)s[n - 1] << 14);
-        h = (h * 31u) + s[n >> 2] + ((uint)s[(3 * n) >> 2] << 9);
-        h ^= h >> 13;
-        h *= 0x5BD1E995u;
-        h ^= h >> 15;
-        return (int)(h & 0x7FFFFFFF);
-    }
+    /// <summary>The <see cref="SampledHash"/> of a value, for the direct-mapped caches: callers mask it to their size.</summary>
+    private static int RecentCleanSlot(string s) => SampledHash.Of(s);
 
     private void RemovePlaceholderMatches(string s)
     {

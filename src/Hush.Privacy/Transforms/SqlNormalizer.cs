@@ -12,13 +12,20 @@ namespace Hush.Privacy.Transforms;
 public static class SqlNormalizer
 {
     /// <summary>Normalizes <paramref name="sql"/>; linear time, never throws.</summary>
-    public static string Normalize(string sql)
+    public static string Normalize(string sql) => Normalize(sql, null);
+
+    /// <summary>
+    /// <see cref="Normalize(string)"/> that hands back a result already in <paramref name="recent"/> (a direct-mapped
+    /// table of one caller, length a power of two) instead of a new string, and records new ones there: statements of
+    /// one shape with other literals normalize to the same text.
+    /// </summary>
+    internal static string Normalize(string sql, string?[]? recent)
     {
         ArgumentNullException.ThrowIfNull(sql);
         var sb = TextBuilder.Rent(sql.Length);
         try
         {
-            return Normalize(sql, sb);
+            return Normalize(sql, sb, recent);
         }
         finally
         {
@@ -26,7 +33,7 @@ public static class SqlNormalizer
         }
     }
 
-    private static string Normalize(string sql, TextBuilder sb)
+    private static string Normalize(string sql, TextBuilder sb, string?[]? recent)
     {
         int i = 0;
         int n = sql.Length;
@@ -46,7 +53,7 @@ public static class SqlNormalizer
                 int close = sql.IndexOf("*/", i + 2, StringComparison.Ordinal);
                 if (close < 0)
                 {
-                    return FailClosed(sb);
+                    return FailClosed(sb, recent);
                 }
 
                 i = close + 2;
@@ -59,7 +66,7 @@ public static class SqlNormalizer
                 int end = SkipQuoted(sql, i, '\'', backslashEscapes: false);
                 if (end < 0)
                 {
-                    return FailClosed(sb);
+                    return FailClosed(sb, recent);
                 }
 
                 sb.Append('?');
@@ -72,7 +79,7 @@ public static class SqlNormalizer
                 int end = SkipQuoted(sql, i, c, backslashEscapes: false);
                 if (end < 0)
                 {
-                    return FailClosed(sb);
+                    return FailClosed(sb, recent);
                 }
 
                 sb.Append(sql, i, end - i);
@@ -89,7 +96,7 @@ public static class SqlNormalizer
                     int close = sql.IndexOf(tag, tagEnd, StringComparison.Ordinal);
                     if (close < 0)
                     {
-                        return FailClosed(sb);
+                        return FailClosed(sb, recent);
                     }
 
                     sb.Append('?');
@@ -124,7 +131,7 @@ public static class SqlNormalizer
                     int close = SkipQuoted(sql, end, '\'', backslashEscapes: (c | 0x20) == 'e');
                     if (close < 0)
                     {
-                        return FailClosed(sb);
+                        return FailClosed(sb, recent);
                     }
 
                     sb.Append('?');
@@ -162,13 +169,13 @@ public static class SqlNormalizer
             i++;
         }
 
-        return CollapseInLists(sb.ToString());
+        return CollapseInLists(sb, recent);
     }
 
-    private static string FailClosed(TextBuilder sb)
+    private static string FailClosed(TextBuilder sb, string?[]? recent)
     {
         sb.Append('?');
-        return CollapseInLists(sb.ToString());
+        return CollapseInLists(sb, recent);
     }
 
     private static void SeparateIfNeeded(TextBuilder sb, string sql, int i)
@@ -271,12 +278,13 @@ public static class SqlNormalizer
     }
 
     /// <summary>Rewrites every <c>IN (?, ?, ...)</c> list of only placeholders to <c>IN (?)</c>, any case and spacing.</summary>
-    private static string CollapseInLists(string s)
+    private static string CollapseInLists(TextBuilder normalized, string?[]? recent)
     {
+        ReadOnlySpan<char> s = normalized.AsSpan();
         int paren = s.IndexOf('(');
         if (paren < 0)
         {
-            return s;
+            return normalized.ToString(recent);
         }
 
         // Built at the first list that collapses: most statements with parentheses (INSERT columns, calls) have none.
@@ -304,23 +312,24 @@ public static class SqlNormalizer
             if (close >= 0)
             {
                 sb ??= TextBuilder.Rent(s.Length);
-                sb.Append(s, copied, paren - copied).Append("(?)");
+                sb.Append(s[copied..paren]).Append("(?)");
                 copied = close + 1;
             }
 
             int from = Math.Max(paren + 1, copied);
-            paren = from < s.Length ? s.IndexOf('(', from) : -1;
+            int next = from < s.Length ? s[from..].IndexOf('(') : -1;
+            paren = next < 0 ? -1 : from + next;
         }
 
         if (sb is null)
         {
-            return s;
+            return normalized.ToString(recent);
         }
 
         try
         {
-            sb.Append(s, copied, s.Length - copied);
-            return sb.ToString();
+            sb.Append(s[copied..]);
+            return sb.ToString(recent);
         }
         finally
         {
@@ -328,7 +337,7 @@ public static class SqlNormalizer
         }
     }
 
-    private static bool PrecededByIn(string s, int paren)
+    private static bool PrecededByIn(ReadOnlySpan<char> s, int paren)
     {
         int j = paren - 1;
         while (j >= 0 && char.IsWhiteSpace(s[j]))

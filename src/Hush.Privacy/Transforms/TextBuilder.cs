@@ -71,6 +71,28 @@ internal sealed class TextBuilder
 
     public override string ToString() => new(_chars, 0, _length);
 
+    /// <summary>The text built as a string: the one in <paramref name="recent"/> when it holds this text, else a new one recorded there.</summary>
+    public string ToString(string?[]? recent)
+    {
+        if (recent is null || _length == 0)
+        {
+            return ToString();
+        }
+
+        var slot = SampledHash.Of(AsSpan()) & (recent.Length - 1);
+        if (recent[slot] is { } known && Is(known))
+        {
+            return known;
+        }
+
+        var text = ToString();
+        recent[slot] = text;
+        return text;
+    }
+
+    /// <summary>The text built so far (valid until the next append).</summary>
+    public ReadOnlySpan<char> AsSpan() => _chars.AsSpan(0, _length);
+
     private void Reserve(int capacity)
     {
         if (capacity <= _chars.Length)

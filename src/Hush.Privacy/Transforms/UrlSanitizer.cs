@@ -30,7 +30,14 @@ public static class UrlSanitizer
     private static readonly DetectorSet Detectors = new(BuiltInDetectors.CreateAll());
 
     /// <summary>Sanitizes <paramref name="urlOrPathOrQuery"/>; never throws for any string content.</summary>
-    public static string Sanitize(string urlOrPathOrQuery)
+    public static string Sanitize(string urlOrPathOrQuery) => Sanitize(urlOrPathOrQuery, null);
+
+    /// <summary>
+    /// <see cref="Sanitize(string)"/> that hands back a changed result already in <paramref name="recent"/> (a
+    /// direct-mapped table of one caller, length a power of two) and records new ones there: a route called with other
+    /// ids sanitizes to the same text.
+    /// </summary>
+    internal static string Sanitize(string urlOrPathOrQuery, string?[]? recent)
     {
         ArgumentNullException.ThrowIfNull(urlOrPathOrQuery);
         string s = urlOrPathOrQuery;
@@ -42,7 +49,7 @@ public static class UrlSanitizer
         var sb = TextBuilder.Rent(s.Length);
         try
         {
-            return Sanitize(s, sb);
+            return Sanitize(s, sb, recent);
         }
         finally
         {
@@ -50,7 +57,7 @@ public static class UrlSanitizer
         }
     }
 
-    private static string Sanitize(string s, TextBuilder sb)
+    private static string Sanitize(string s, TextBuilder sb, string?[]? recent)
     {
         var matches = new List<DetectorMatch>();
         int i = 0;
@@ -71,7 +78,7 @@ public static class UrlSanitizer
         {
             // A bare query string: "a=1&token=x".
             SanitizeQuery(s, 0, s.Length, sb, matches);
-            return Result(s, sb);
+            return Result(s, sb, recent);
         }
 
         int queryAt = s.IndexOf('?', i);
@@ -100,11 +107,11 @@ public static class UrlSanitizer
             }
         }
 
-        return Result(s, sb);
+        return Result(s, sb, recent);
     }
 
     /// <summary>The input itself when nothing changed (most routes and schema URLs): no copy of it.</summary>
-    private static string Result(string input, TextBuilder sb) => sb.Is(input) ? input : sb.ToString();
+    private static string Result(string input, TextBuilder sb, string?[]? recent) => sb.Is(input) ? input : sb.ToString(recent);
 
     private static bool IsScheme(ReadOnlySpan<char> scheme)
     {
