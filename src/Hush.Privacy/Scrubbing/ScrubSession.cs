@@ -878,7 +878,7 @@ internal sealed class ScrubSession
 
         // Pairs: the value at 2 * slot, its result at 2 * slot + 1.
         memo ??= new string?[2 * TransformSlots];
-        var at = 2 * (RecentCleanSlot(s) & (TransformSlots - 1));
+        var at = 2 * (SampledHash.Of(s) & (TransformSlots - 1));
         if (IsRecent(memo, at, s))
         {
             return memo[at + 1]!;
@@ -951,7 +951,7 @@ internal sealed class ScrubSession
         // Span names repeat on every span of a route: a recent unchanged one is answered by one string compare,
         // before the policy's shared cache hashes it.
         _recentNames ??= new string?[RecentCleanSlots];
-        var slot = RecentCleanSlot(name) & (RecentCleanSlots - 1);
+        var slot = SampledHash.Of(name) & (RecentCleanSlots - 1);
         if (IsRecent(_recentNames, slot, name))
         {
             return name;
@@ -1071,7 +1071,7 @@ internal sealed class ScrubSession
                 _cleanMask = RecentCleanSlots - 1;
             }
 
-            slot = RecentCleanSlot(s) & _cleanMask;
+            slot = SampledHash.Of(s) & _cleanMask;
             if (IsRecent(_cleanTable, slot, s))
             {
                 return s;
@@ -1161,9 +1161,6 @@ internal sealed class ScrubSession
 
     private static bool IsRecent(string?[] cache, int slot, string s) =>
         cache[slot] is { } recent && (ReferenceEquals(recent, s) || string.Equals(recent, s, StringComparison.Ordinal));
-
-    /// <summary>The <see cref="SampledHash"/> of a value, for the direct-mapped caches: callers mask it to their size.</summary>
-    private static int RecentCleanSlot(string s) => SampledHash.Of(s);
 
     private void RemovePlaceholderMatches(string s)
     {
@@ -1304,7 +1301,7 @@ internal sealed class ScrubSession
             mask = slots - 1;
             var table = _table;
             _table = null;
-            return table is not null && table.Length >= slots ? table : new string?[Math.Max(slots, table?.Length ?? 0)];
+            return table is not null && table.Length >= slots ? table : new string?[slots];
         }
 
         public static int Held() => _table is null ? 0 : _table.Count(static v => v is not null);

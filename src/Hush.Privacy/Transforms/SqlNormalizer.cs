@@ -1,4 +1,3 @@
-
 namespace Hush.Privacy.Transforms;
 
 /// <summary>

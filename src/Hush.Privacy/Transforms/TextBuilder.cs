@@ -67,7 +67,7 @@ internal sealed class TextBuilder
     }
 
     /// <summary>True when the text built equals <paramref name="other"/>.</summary>
-    public bool Is(ReadOnlySpan<char> other) => _chars.AsSpan(0, _length).SequenceEqual(other);
+    public bool Is(ReadOnlySpan<char> other) => AsSpan().SequenceEqual(other);
 
     public override string ToString() => new(_chars, 0, _length);
 
