@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Hush.Cli.Loadgen;
 using Hush.Otlp;
 using Hush.Privacy;
@@ -63,31 +61,5 @@ internal static class ScrubWarmHarness
         var spans = (double)rounds * Requests * CopiesPerRequest * SpanCount;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"scrub, default policy, {pii:P0} PII, {rounds} rounds: best {perRound[0] / 1000:F3} us/span ({1e9 / perRound[0]:F0} spans/s), median {perRound[perRound.Count / 2] / 1000:F3} us/span ({1e9 / perRound[perRound.Count / 2]:F0} spans/s), {allocated / spans:F0} B/span"));
-    }
-
-    /// <summary>CPU time of the calling thread (<c>CLOCK_THREAD_CPUTIME_ID</c>; Linux), falling back to the wall clock elsewhere.</summary>
-    private static class ThreadCpu
-    {
-        private const int ClockThreadCpuTime = 3;
-
-        public static long Nanoseconds()
-        {
-            if (OperatingSystem.IsLinux() && clock_gettime(ClockThreadCpuTime, out var time) == 0)
-            {
-                return (time.Seconds * 1_000_000_000) + time.Nanoseconds;
-            }
-
-            return (long)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
-        }
-
-        [DllImport("libc", EntryPoint = "clock_gettime")]
-        private static extern int clock_gettime(int clock, out TimeSpec time);
-
-        [StructLayout(LayoutKind.Sequential)]
-        private struct TimeSpec
-        {
-            public long Seconds;
-            public long Nanoseconds;
-        }
     }
 }
