@@ -53,7 +53,7 @@ public static class OtlpProtobuf
         return TraceProtoEncoder.Encode(request);
     }
 
-    /// <summary>Encodes into <paramref name="writer"/> with one <c>GetSpan</c> of the exact size.</summary>
+    /// <summary>Encodes into <paramref name="writer"/>: one <c>GetSpan</c> of an estimate (about 1.3 KB per span), and one more of the exact size only when the estimate falls short.</summary>
     public static void Encode(TraceRequest request, IBufferWriter<byte> writer)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -7,70 +7,50 @@ using System.Text;
 namespace Hush.Otlp.Protobuf;
 
 /// <summary>
-/// The sizes of every embedded message, in the order the writer meets them (pre-order). The size
-/// pass fills it, the write pass replays it, so each message is measured exactly once.
+/// The forward writer of <see cref="TraceProtoEncoder"/>: writes into a span it is given (the caller's buffer) and,
+/// when that runs out, into arrays rented from the pool, grown by doubling. Length prefixes of embedded messages are
+/// reserved by <see cref="BeginMessage"/> and filled by <see cref="EndMessage"/>, which moves the body when its length
+/// needs another prefix size than was reserved, so the output is canonical. Every rented array held telemetry and is
+/// cleared before it goes back (<see cref="Release"/>).
 /// </summary>
-internal struct SizeList : IDisposable
+internal ref struct ForwardWriter
 {
-    private int[] _items;
-    private int _count;
-    private int _next;
-
-    public SizeList(int capacity)
-    {
-        _items = ArrayPool<int>.Shared.Rent(capacity);
-        _count = 0;
-        _next = 0;
-    }
-
-    public int Reserve()
-    {
-        if (_count == _items.Length)
-        {
-            var bigger = ArrayPool<int>.Shared.Rent(_items.Length * 2);
-            _items.AsSpan(0, _count).CopyTo(bigger);
-            ArrayPool<int>.Shared.Return(_items);
-            _items = bigger;
-        }
-
-        return _count++;
-    }
-
-    public readonly void Set(int slot, int size) => _items[slot] = size;
-
-    /// <summary>The next recorded size, in write order.</summary>
-    public int Next() => _items[_next++];
-
-    // Sizes are not telemetry, so the buffer goes back without clearing.
-    public void Dispose()
-    {
-        if (_items is not null)
-        {
-            ArrayPool<int>.Shared.Return(_items);
-            _items = null!;
-        }
-    }
-}
-
-/// <summary>Writes protobuf wire format into a span that the size pass proved large enough.</summary>
-internal ref struct ProtoWriter
-{
-    /// <summary>
-    /// Strings up to this many UTF-16 chars encode to at most 16,383 UTF-8 bytes (3 per char), so their
-    /// length prefix is 1 or 2 bytes and can be fixed up after encoding instead of counted first.
-    /// </summary>
     private const int ShortLengthMaxChars = 16_383 / 3;
 
-    private readonly Span<byte> _buffer;
-    private int _pos;
+    /// <summary>Room for a tag and a 64-bit varint.</summary>
+    private const int ScalarRoom = 16;
 
-    public ProtoWriter(Span<byte> buffer)
+    private readonly Span<byte> _initial;
+    private Span<byte> _buffer;
+    private byte[]? _rented;
+    private int _pos;
+    private int _initialWritten;
+
+    public ForwardWriter(Span<byte> buffer)
     {
+        _initial = buffer;
         _buffer = buffer;
+        _rented = null;
         _pos = 0;
+        _initialWritten = 0;
+    }
+
+    /// <summary>A writer over an array rented from the shared pool (its first buffer is returned like the later ones).</summary>
+    public ForwardWriter(byte[] pooled)
+    {
+        _initial = default;
+        _buffer = pooled;
+        _rented = pooled;
+        _pos = 0;
+        _initialWritten = 0;
     }
 
     public readonly int Written => _pos;
+
+    /// <summary>True once the writing has moved to a rented array (or started in one).</summary>
+    public readonly bool IsRented => _rented is not null;
+
+    public readonly ReadOnlySpan<byte> WrittenSpan => _buffer[.._pos];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteTag(int field, WireType wireType) => WriteVarint((uint)((field << 3) | (int)wireType));
@@ -78,6 +58,7 @@ internal ref struct ProtoWriter
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteVarint(ulong value)
     {
+        Ensure(ScalarRoom);
         var buffer = _buffer;
         var pos = _pos;
         while (value >= 0x80)
@@ -92,25 +73,26 @@ internal ref struct ProtoWriter
 
     public void WriteFixed32(uint value)
     {
+        Ensure(4);
         BinaryPrimitives.WriteUInt32LittleEndian(_buffer[_pos..], value);
         _pos += 4;
     }
 
     public void WriteFixed64(ulong value)
     {
+        Ensure(8);
         BinaryPrimitives.WriteUInt64LittleEndian(_buffer[_pos..], value);
         _pos += 8;
     }
 
-    /// <summary>Writes tag, length and UTF-8 bytes of a string field (the caller skips empty strings where proto3 omits them).</summary>
     public void WriteString(int field, string value)
     {
         WriteTag(field, WireType.LengthDelimited);
         if (value.Length <= ShortLengthMaxChars)
         {
-            // Encode first, guessing the prefix from the char count (a UTF-8 length is never below it),
-            // then write the real prefix: one pass over the string instead of a count and an encode.
-            // The size pass counted the real prefix, so the buffer has room at either guess.
+            // Encode first, guessing the prefix from the char count (a UTF-8 length is never below it), then write the
+            // real prefix: one pass over the string instead of a count and an encode.
+            Ensure(2 + (value.Length * 3));
             var guess = value.Length < 0x80 ? 1 : 2;
             var written = Encoding.UTF8.GetBytes(value, _buffer[(_pos + guess)..]);
             if (guess == 1 && written >= 0x80)
@@ -125,6 +107,7 @@ internal ref struct ProtoWriter
 
         var length = Encoding.UTF8.GetByteCount(value);
         WriteVarint((uint)length);
+        Ensure(length);
         _pos += Encoding.UTF8.GetBytes(value, _buffer[_pos..]);
     }
 
@@ -132,12 +115,14 @@ internal ref struct ProtoWriter
     {
         WriteTag(field, WireType.LengthDelimited);
         WriteVarint((uint)value.Length);
+        Ensure(value.Length);
         value.CopyTo(_buffer[_pos..]);
         _pos += value.Length;
     }
 
     public void WriteTraceId(int field, TraceId id)
     {
+        Ensure(ScalarRoom + TraceId.Length);
         WriteTag(field, WireType.LengthDelimited);
         _buffer[_pos++] = TraceId.Length;
         id.WriteTo(_buffer.Slice(_pos, TraceId.Length));
@@ -146,17 +131,112 @@ internal ref struct ProtoWriter
 
     public void WriteSpanId(int field, SpanId id)
     {
+        Ensure(ScalarRoom + SpanId.Length);
         WriteTag(field, WireType.LengthDelimited);
         _buffer[_pos++] = SpanId.Length;
         id.WriteTo(_buffer.Slice(_pos, SpanId.Length));
         _pos += SpanId.Length;
     }
 
-    /// <summary>Writes the tag and length prefix of an embedded message; its fields follow.</summary>
-    public void WriteMessageHeader(int field, int size)
+    /// <summary>Writes the tag of an embedded message and reserves <paramref name="prefix"/> bytes for its length; returns where they start.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int BeginMessage(int field, int prefix)
     {
+        Ensure(ScalarRoom + prefix);
         WriteTag(field, WireType.LengthDelimited);
-        WriteVarint((uint)size);
+        var start = _pos;
+        _pos += prefix;
+        return start;
+    }
+
+    /// <summary>Writes the length of the message begun at <paramref name="start"/>, moving its body if the length needs another prefix size.</summary>
+    public void EndMessage(int start, int prefix)
+    {
+        var body = start + prefix;
+        var length = _pos - body;
+        if (length < 0x80 && prefix == 1)
+        {
+            _buffer[start] = (byte)length;
+            return;
+        }
+
+        var needed = ProtoSize.Varint((uint)length);
+        if (needed != prefix)
+        {
+            Ensure(needed - prefix);
+            _buffer.Slice(body, length).CopyTo(_buffer[(start + needed)..]);
+            _pos += needed - prefix;
+        }
+
+        var value = (uint)length;
+        var pos = start;
+        while (value >= 0x80)
+        {
+            _buffer[pos++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        _buffer[pos] = (byte)value;
+    }
+
+    /// <summary><see cref="EndMessage"/>, or takes the message back (tag included, from <paramref name="tag"/>) when its body is empty: proto3 omits a default message.</summary>
+    public void EndMessageOrDrop(int tag, int start, int prefix)
+    {
+        if (_pos == start + prefix)
+        {
+            _pos = tag;
+            return;
+        }
+
+        EndMessage(start, prefix);
+    }
+
+    /// <summary>Clears what was written into the caller's buffer (a failed encoding leaves no telemetry behind in it).</summary>
+    public readonly void ClearInitial() => _initial[..(_rented is null ? _pos : _initialWritten)].Clear();
+
+    /// <summary>Clears and returns the rented array, if any. The writer must not be used afterwards.</summary>
+    public void Release()
+    {
+        if (_rented is not null)
+        {
+            _buffer[.._pos].Clear();
+            ArrayPool<byte>.Shared.Return(_rented);
+            _rented = null;
+            _buffer = default;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Ensure(int bytes)
+    {
+        if (_buffer.Length - _pos < bytes)
+        {
+            Grow(bytes);
+        }
+    }
+
+    private void Grow(int bytes)
+    {
+        var size = (int)Math.Min(Math.Max((long)_buffer.Length * 2, (long)_pos + bytes + 4_096), Array.MaxLength);
+        if (size - _pos < bytes)
+        {
+            throw new ArgumentException("The encoded request would exceed the largest array .NET allows.");
+        }
+
+        var bigger = ArrayPool<byte>.Shared.Rent(size);
+        _buffer[.._pos].CopyTo(bigger);
+        if (_rented is not null)
+        {
+            _buffer[.._pos].Clear();
+            ArrayPool<byte>.Shared.Return(_rented);
+        }
+        else
+        {
+            _initialWritten = _pos;
+        }
+
+        _rented = bigger;
+        _buffer = bigger;
     }
 }
 
@@ -165,15 +245,4 @@ internal static class ProtoSize
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Varint(ulong value) => ((64 - BitOperations.LeadingZeroCount(value | 1)) + 6) / 7;
-
-    /// <summary>Tag size for a field number: 1 byte up to field 15, 2 bytes up to 2047.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Tag(int field) => Varint((uint)(field << 3));
-
-    /// <summary>Tag + length prefix + payload of a length-delimited field.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int LengthDelimited(int field, int length) => Tag(field) + Varint((uint)length) + length;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int String(int field, string value) => LengthDelimited(field, Encoding.UTF8.GetByteCount(value));
 }
