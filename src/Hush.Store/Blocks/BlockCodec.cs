@@ -35,23 +35,29 @@ public static class BlockCodec
     /// <exception cref="ArgumentException">The key is not the tenant's, or the request encodes to more than <see cref="BlockHeader.MaxPlaintextBytes"/>.</exception>
     public static byte[] Encode(TraceRequest request, DataKey key, BlockPosition position)
     {
-        Span<byte> nonce = stackalloc byte[BlockHeader.NonceBytes];
-        RandomNumberGenerator.Fill(nonce);
-        return Encode(request, key, position, nonce, compress: true);
+        using var pending = Prepare(request);
+        return pending.Seal(key, position);
     }
 
     /// <summary>The test seam: a fixed nonce, and optionally no compression, freeze the bytes for golden tests.</summary>
     internal static byte[] Encode(TraceRequest request, DataKey key, BlockPosition position, ReadOnlySpan<byte> nonce, bool compress)
     {
-        ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(position.Tenant);
-        if (!string.Equals(key.Tenant, position.Tenant, StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"Data key {key.Id} belongs to tenant {key.Tenant}, not {position.Tenant}.", nameof(key));
-        }
+        using var pending = Prepare(request, compress);
+        return pending.Seal(key, position, nonce);
+    }
 
-        // One sizing pass: the encoder asks the writer once for the exact size, then fills it.
+    /// <summary>
+    /// The half of <see cref="Encode(TraceRequest, DataKey, BlockPosition)"/> that needs no position: the OTLP encoding
+    /// and its compression, laid out where the block's ciphertext will go. The store prepares each block right after it
+    /// has read the same spans for the index (while they are in the cache) and outside the tenant's lock, then seals the
+    /// blocks in order under the lock (<see cref="PendingBlock.Seal(DataKey, BlockPosition)"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The request encodes to nothing or to more than <see cref="BlockHeader.MaxPlaintextBytes"/>.</exception>
+    internal static PendingBlock Prepare(TraceRequest request, bool compress = true)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+
+        // One pass: the encoder writes into the pooled writer (one GetSpan of its estimate, rarely a second).
         var plaintext = new PooledBufferWriter();
         byte[]? compressed = null;
         var compressedLength = 0;
@@ -76,12 +82,9 @@ public static class BlockCodec
                 }
             }
 
-            var header = new BlockHeader(BlockHeader.CurrentVersion, compression, key.Id, position.Sequence, plaintextLength, payload.Length);
-            var block = GC.AllocateUninitializedArray<byte>(header.TotalLength);
-            header.WriteFields(block);
-            nonce.CopyTo(block.AsSpan(BlockHeader.NonceOffset, BlockHeader.NonceBytes));
-            Encrypt(block, key, position, payload);
-            return block;
+            var block = GC.AllocateUninitializedArray<byte>(BlockHeader.Bytes + payload.Length);
+            payload.CopyTo(block.AsSpan(BlockHeader.Bytes));
+            return new PendingBlock(block, compression, plaintextLength);
         }
         finally
         {
@@ -213,8 +216,8 @@ public static class BlockCodec
         return true;
     }
 
-    /// <summary>Encrypts <paramref name="payload"/> into the ciphertext and tag of <paramref name="block"/>, whose header fields and nonce are written.</summary>
-    private static void Encrypt(Span<byte> block, DataKey key, BlockPosition position, ReadOnlySpan<byte> payload)
+    /// <summary>Encrypts the payload that follows the header of <paramref name="block"/> in place, and writes the tag; the header fields and nonce are written.</summary>
+    internal static void Encrypt(Span<byte> block, DataKey key, BlockPosition position)
     {
         var rented = RentAad(block, position, out var aadLength);
         try
@@ -222,7 +225,7 @@ public static class BlockCodec
             using var aes = new AesGcm(key.Material.Span, BlockHeader.TagBytes);
             aes.Encrypt(
                 block.Slice(BlockHeader.NonceOffset, BlockHeader.NonceBytes),
-                payload,
+                block[BlockHeader.Bytes..],
                 block[BlockHeader.Bytes..],
                 block.Slice(BlockHeader.TagOffset, BlockHeader.TagBytes),
                 rented.AsSpan(0, aadLength));
@@ -273,6 +276,66 @@ public static class BlockCodec
         BinaryPrimitives.WriteUInt64BigEndian(aad[(offset + 8)..], position.Sequence);
         block[..BlockHeader.AuthenticatedBytes].CopyTo(aad[(offset + 16)..]);
         return rented;
+    }
+}
+
+/// <summary>
+/// A block prepared by <see cref="BlockCodec.Prepare"/>: its compressed (or raw) OTLP already where the ciphertext goes,
+/// waiting for the header, the nonce and the encryption, which need the key and the position. Sealing encrypts it in
+/// place and hands the array over; disposing an unsealed one (a write that failed first) clears the telemetry in it.
+/// </summary>
+internal sealed class PendingBlock : IDisposable
+{
+    private readonly BlockCompression _compression;
+    private readonly int _plaintextLength;
+    private byte[]? _block;
+
+    internal PendingBlock(byte[] block, BlockCompression compression, int plaintextLength)
+    {
+        _block = block;
+        _compression = compression;
+        _plaintextLength = plaintextLength;
+    }
+
+    /// <summary>The block's array while it waits (null once sealed or disposed): for tests.</summary>
+    internal byte[]? Unsealed => _block;
+
+    /// <summary>Writes the header and <paramref name="nonce"/>, encrypts under <paramref name="key"/> for <paramref name="position"/>, and returns the block. Once only.</summary>
+    /// <exception cref="ArgumentException">The key is not the tenant's.</exception>
+    public byte[] Seal(DataKey key, BlockPosition position, ReadOnlySpan<byte> nonce)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(position.Tenant);
+        ObjectDisposedException.ThrowIf(_block is null, this);
+        if (!string.Equals(key.Tenant, position.Tenant, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Data key {key.Id} belongs to tenant {key.Tenant}, not {position.Tenant}.", nameof(key));
+        }
+
+        var block = _block;
+        var header = new BlockHeader(BlockHeader.CurrentVersion, _compression, key.Id, position.Sequence, _plaintextLength, block.Length - BlockHeader.Bytes);
+        header.WriteFields(block);
+        nonce.CopyTo(block.AsSpan(BlockHeader.NonceOffset, BlockHeader.NonceBytes));
+        BlockCodec.Encrypt(block, key, position);
+        _block = null;
+        return block;
+    }
+
+    /// <summary><see cref="Seal(DataKey, BlockPosition, ReadOnlySpan{byte})"/> with a fresh random nonce.</summary>
+    public byte[] Seal(DataKey key, BlockPosition position)
+    {
+        Span<byte> nonce = stackalloc byte[BlockHeader.NonceBytes];
+        RandomNumberGenerator.Fill(nonce);
+        return Seal(key, position, nonce);
+    }
+
+    public void Dispose()
+    {
+        if (_block is not null)
+        {
+            CryptographicOperations.ZeroMemory(_block);
+            _block = null;
+        }
     }
 }
 

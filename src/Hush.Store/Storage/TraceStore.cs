@@ -216,15 +216,23 @@ public sealed class TraceStore : ITraceReader, IDisposable
         }
 
         var state = State(tenant);
-        var prepared = new List<(TraceRequest Traces, BlockStats Stats)>(chunks.Count);
-        foreach (var chunk in chunks)
+        var prepared = new List<(PendingBlock Block, BlockStats Stats)>(chunks.Count);
+        try
         {
-            prepared.Add((chunk, BlockStats.Of(chunk, state.IndexKey)));
-        }
+            // Each block's index entry, then its encoding, while its spans are still in the cache; outside the lock.
+            foreach (var chunk in chunks)
+            {
+                prepared.Add(Prepare(chunk, state.IndexKey));
+            }
 
-        lock (state.Lock)
+            lock (state.Lock)
+            {
+                WriteBlocks(state, prepared);
+            }
+        }
+        finally
         {
-            WriteBlocks(state, prepared);
+            DisposeAll(prepared);
         }
     }
 
@@ -374,7 +382,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
         lock (state.Lock)
         {
             var affected = new List<BlockRow>();
-            var keep = new List<(TraceRequest, BlockStats)>();
+            var keep = new List<(PendingBlock, BlockStats)>();
             long removedSpans = 0;
             var unreadable = 0;
             foreach (var row in _index.AllBlocks(tenant).Where(b => !b.Removed))
@@ -395,7 +403,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 removedSpans += removed;
                 if (block.CountSpans() > 0)
                 {
-                    keep.Add((block, BlockStats.Of(block, state.IndexKey)));
+                    keep.Add(Prepare(block, state.IndexKey));
                 }
             }
 
@@ -404,7 +412,16 @@ public sealed class TraceStore : ITraceReader, IDisposable
                 return new RemovalReport(0, 0, 0) { Unreadable = unreadable };
             }
 
-            var replacements = WriteBlocks(state, keep);
+            List<ulong> replacements;
+            try
+            {
+                replacements = WriteBlocks(state, keep);
+            }
+            finally
+            {
+                DisposeAll(keep);
+            }
+
             _index.MarkRemoved(tenant, [.. affected.Select(b => b.Id)], Removal(state, "erasure", affected, replacements));
             ZeroBlocks(state, affected);
             Log.Erased(_logger, tenant, affected.Count, removedSpans);
@@ -426,19 +443,28 @@ public sealed class TraceStore : ITraceReader, IDisposable
         {
             var candidates = _index.AllBlocks(tenant).Where(b => !b.Removed && KeyOf(state, b) is { } id && id != active).ToList();
             var old = new List<BlockRow>(candidates.Count);
-            var again = new List<(TraceRequest, BlockStats)>(candidates.Count);
+            var again = new List<(PendingBlock, BlockStats)>(candidates.Count);
             foreach (var row in candidates)
             {
                 if (ReadBlock(row) is { } block)
                 {
                     old.Add(row);
-                    again.Add((block, BlockStats.Of(block, state.IndexKey)));
+                    again.Add(Prepare(block, state.IndexKey));
                 }
             }
 
             if (old.Count > 0)
             {
-                var replacements = WriteBlocks(state, again);
+                List<ulong> replacements;
+                try
+                {
+                    replacements = WriteBlocks(state, again);
+                }
+                finally
+                {
+                    DisposeAll(again);
+                }
+
                 _index.MarkRemoved(tenant, [.. old.Select(b => b.Id)], Removal(state, "rewrap", old, replacements));
                 ZeroBlocks(state, old);
             }
@@ -704,8 +730,24 @@ public sealed class TraceStore : ITraceReader, IDisposable
         }
     }
 
-    /// <summary>Encodes, appends and flushes blocks, then indexes them. Caller holds the tenant lock. Returns the new sequences.</summary>
-    private List<ulong> WriteBlocks(TenantState state, List<(TraceRequest Traces, BlockStats Stats)> blocks)
+    /// <summary>A block's index entry and its encoding (<see cref="BlockCodec.Prepare"/>), one after the other over the same spans.</summary>
+    private static (PendingBlock Block, BlockStats Stats) Prepare(TraceRequest traces, IndexKey key)
+    {
+        var stats = BlockStats.Of(traces, key);
+        return (BlockCodec.Prepare(traces), stats);
+    }
+
+    /// <summary>Clears the prepared blocks a write did not seal (all of them after a failure; none after a success).</summary>
+    private static void DisposeAll(List<(PendingBlock Block, BlockStats Stats)> prepared)
+    {
+        foreach (var (block, _) in prepared)
+        {
+            block.Dispose();
+        }
+    }
+
+    /// <summary>Seals (encrypts in order), appends and flushes prepared blocks, then indexes them. Caller holds the tenant lock. Returns the new sequences.</summary>
+    private List<ulong> WriteBlocks(TenantState state, List<(PendingBlock Block, BlockStats Stats)> blocks)
     {
         var sequences = new List<ulong>(blocks.Count);
         if (blocks.Count == 0)
@@ -726,7 +768,7 @@ public sealed class TraceStore : ITraceReader, IDisposable
             for (var i = 0; i < blocks.Count; i++)
             {
                 var sequence = nextSequence++;
-                var block = BlockCodec.Encode(blocks[i].Traces, key, new BlockPosition(state.Tenant, state.Segment, sequence));
+                var block = blocks[i].Block.Seal(key, new BlockPosition(state.Tenant, state.Segment, sequence));
                 BinaryPrimitives.WriteUInt32BigEndian(length, (uint)block.Length);
                 file.Write(length);
                 Faults.Write(file, block);

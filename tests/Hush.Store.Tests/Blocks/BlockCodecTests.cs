@@ -30,6 +30,37 @@ public sealed class BlockCodecTests
     }
 
     [Fact]
+    public void PreparedThenSealed_IsTheBlockEncodeWrites()
+    {
+        var key = FixedKey();
+        var request = TestData.Request(30);
+        var position = new BlockPosition("acme", 2, 9);
+
+        using var pending = BlockCodec.Prepare(request);
+        var sealedBlock = pending.Seal(key, position, FixedNonce);
+
+        Assert.Equal(BlockCodec.Encode(request, key, position, FixedNonce, compress: true), sealedBlock);
+        Assert.True(BlockCodec.TryDecode(sealedBlock, id => Resolve(id, key), position, out var decoded, out var error), error.ToString());
+        Assert.Equal(OtlpProtobuf.Encode(request), OtlpProtobuf.Encode(decoded));
+        Assert.Throws<ObjectDisposedException>(() => pending.Seal(key, position, FixedNonce));
+    }
+
+    [Fact]
+    public void PreparedBlock_NotSealed_IsClearedWhenDisposed()
+    {
+        var pending = BlockCodec.Prepare(TestData.Request(5, service: "planted-service-zz"), compress: false);
+        var bytes = pending.Unsealed!;
+        Assert.NotEqual(-1, bytes.AsSpan().IndexOf("planted-service-zz"u8));
+
+        // Another tenant's key is refused before anything is written; the block still waits, and is cleared on disposal.
+        Assert.Throws<ArgumentException>(() => pending.Seal(FixedKey("globex"), new BlockPosition("acme", 1, 1), FixedNonce));
+        pending.Dispose();
+
+        Assert.All(bytes, b => Assert.Equal(0, b));
+        Assert.Null(pending.Unsealed);
+    }
+
+    [Fact]
     public void Encode_NeverRevealsPlaintext()
     {
         var key = FixedKey();
