@@ -288,6 +288,11 @@ internal static class TraceProtoEncoder
 
     private static void WriteKeyValue(int field, in KeyValue kv, int depth, ref ForwardWriter w)
     {
+        if (kv.Value.StringValue is { } shortText && w.TryWriteShortAsciiAttribute(field, kv.Key, shortText))
+        {
+            return;
+        }
+
         // A key and a string value of under ~120 chars fit a one-byte prefix (ASCII: bytes = chars); longer ones get two.
         var prefix = kv.Value.StringValue is { } text && text.Length + kv.Key.Length > 120 ? 2 : SmallPrefix;
         var body = w.BeginMessage(field, prefix);
