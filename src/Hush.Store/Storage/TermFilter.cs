@@ -223,10 +223,7 @@ internal static class TermFilter
 
             var filter = Bloom.Create(Version, terms.Hashes.Count, BitsPerTerm, Probes, minBits: 512);
             var adder = new Bloom.Adder(filter);
-            foreach (var hash in terms.Hashes)
-            {
-                adder.Add(hash);
-            }
+            terms.Hashes.AddEachTo(ref adder);
 
             return filter;
         }
@@ -286,6 +283,9 @@ internal sealed class BlockTerms
     /// <summary>Attribute positions remembered per list kind; later positions are found by key.</summary>
     private const int Positions = 32;
 
+    /// <summary>Keys found by reference when their position holds another (spans of several kinds in one block).</summary>
+    private const int IdentitySlots = 128;
+
     /// <summary>Values remembered per key: enough for the handful of values a low-cardinality key takes in turn.</summary>
     private const int MemoValues = 4;
 
@@ -303,11 +303,12 @@ internal sealed class BlockTerms
 
     private readonly Dictionary<string, KeyTerms> _keys = new(StringComparer.Ordinal);
     private readonly KeyTerms?[] _slots = new KeyTerms?[3 * Positions];
+    private readonly KeyTerms?[] _byIdentity = new KeyTerms?[IdentitySlots];
     private IndexKey _index = null!;
     private KeyTerms? _spanNames;
     private KeyTerms? _services;
 
-    public HashSet<ulong> Hashes { get; } = [];
+    public DistinctHashes Hashes { get; } = new();
 
     public static BlockTerms Rent(IndexKey index)
     {
@@ -323,9 +324,10 @@ internal sealed class BlockTerms
         var keep = terms._keys.Count <= MaxKeptKeys && terms.Hashes.Count <= MaxKeptHashes;
         terms._keys.Clear();
         Array.Clear(terms._slots);
+        Array.Clear(terms._byIdentity);
         terms._spanNames = null;
         terms._services = null;
-        terms.Hashes.Clear();
+        terms.Hashes.Clear(keepSlots: MaxKeptHashes);
         terms._index = null!;
         if (keep)
         {
@@ -352,15 +354,27 @@ internal sealed class BlockTerms
 
     private KeyTerms KeyOf(string key, int slot)
     {
+        KeyTerms? terms;
         if (slot >= 0 && _slots[slot] is { } cached && (ReferenceEquals(cached.Key, key) || string.Equals(cached.Key, key, StringComparison.Ordinal)))
         {
             return cached;
         }
 
-        if (!_keys.TryGetValue(key, out var terms))
+        // The decoder interns keys, so the same key is usually the same string: found by reference before by value.
+        var identity = System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(key) & (IdentitySlots - 1);
+        if (_byIdentity[identity] is { } known && ReferenceEquals(known.Key, key))
         {
-            terms = new KeyTerms(key, _index.TermPrefix(TermKind.Attribute, key));
-            _keys.Add(key, terms);
+            terms = known;
+        }
+        else
+        {
+            if (!_keys.TryGetValue(key, out terms))
+            {
+                terms = new KeyTerms(key, _index.TermPrefix(TermKind.Attribute, key));
+                _keys.Add(key, terms);
+            }
+
+            _byIdentity[identity] = terms;
         }
 
         if (slot >= 0)
@@ -419,6 +433,111 @@ internal sealed class BlockTerms
         {
             _values[_next] = value;
             _next = (_next + 1) % MemoValues;
+        }
+    }
+}
+
+/// <summary>
+/// The distinct 64-bit term hashes of a block: open addressing with linear probing in a power-of-two table kept at
+/// most half full, the hash's own high bits as the index (they are keyed SipHash output, so uniform). About half the
+/// cost of a <see cref="HashSet{T}"/> add here; the filter bits do not depend on the order, so they are the same.
+/// Zero, which marks an empty slot, is remembered apart.
+/// </summary>
+internal sealed class DistinctHashes
+{
+    private const int InitialSlots = 1024;
+
+    private ulong[] _slots = new ulong[InitialSlots];
+    private int _shift = 64 - 10;
+    private bool _hasZero;
+
+    public int Count { get; private set; }
+
+    public void Add(ulong hash)
+    {
+        if (hash == 0)
+        {
+            Count += _hasZero ? 0 : 1;
+            _hasZero = true;
+            return;
+        }
+
+        var slots = _slots;
+        var mask = slots.Length - 1;
+        for (var i = (int)(hash >> _shift); ; i = (i + 1) & mask)
+        {
+            var slot = slots[i];
+            if (slot == hash)
+            {
+                return;
+            }
+
+            if (slot == 0)
+            {
+                slots[i] = hash;
+                if (++Count * 2 > slots.Length)
+                {
+                    Grow();
+                }
+
+                return;
+            }
+        }
+    }
+
+    public void AddEachTo(ref Bloom.Adder adder)
+    {
+        if (_hasZero)
+        {
+            adder.Add(0);
+        }
+
+        foreach (var hash in _slots)
+        {
+            if (hash != 0)
+            {
+                adder.Add(hash);
+            }
+        }
+    }
+
+    /// <summary>Empties the set, keeping a table of up to <paramref name="keepSlots"/> for the next block.</summary>
+    public void Clear(int keepSlots)
+    {
+        if (_slots.Length > keepSlots)
+        {
+            _slots = new ulong[InitialSlots];
+            _shift = 64 - 10;
+        }
+        else
+        {
+            Array.Clear(_slots);
+        }
+
+        Count = 0;
+        _hasZero = false;
+    }
+
+    private void Grow()
+    {
+        var old = _slots;
+        _slots = new ulong[old.Length * 2];
+        _shift--;
+        var mask = _slots.Length - 1;
+        foreach (var hash in old)
+        {
+            if (hash == 0)
+            {
+                continue;
+            }
+
+            var i = (int)(hash >> _shift);
+            while (_slots[i] != 0)
+            {
+                i = (i + 1) & mask;
+            }
+
+            _slots[i] = hash;
         }
     }
 }
