@@ -416,9 +416,11 @@ internal sealed class BlockTerms
                 return false;
             }
 
+            // By reference: the decoder hands out one string per distinct value of a request, and a block's traces
+            // come from few requests. An equal value in another string is hashed again, and the set drops the repeat.
             foreach (var known in _values)
             {
-                if (known is not null && string.Equals(known, value, StringComparison.Ordinal))
+                if (ReferenceEquals(known, value))
                 {
                     _hit = true;
                     return true;
