@@ -158,3 +158,42 @@ internal readonly struct CharMasks
         return run;
     }
 }
+
+/// <summary>
+/// The <see cref="CharMasks"/> of the one text a scan is looking at, computed on first use: the run checks
+/// (<see cref="TextFeatures.WithRuns"/>) and the detectors that read masks (phone, IBAN) share them instead of building
+/// them up to three times per short value. Lives on the scan's stack; valid for that text only.
+/// </summary>
+internal struct LazyMasks
+{
+    private CharMasks _masks;
+    private bool _known;
+
+    /// <summary>The masks of <paramref name="text"/> (at most <see cref="CharMasks.MaxChars"/> chars), the text of this scan.</summary>
+    public CharMasks Of(ReadOnlySpan<char> text)
+    {
+        if (!_known)
+        {
+            _masks = CharMasks.Of(text);
+            _known = true;
+        }
+
+        return _masks;
+    }
+
+    /// <summary><see cref="CharMasks.TryOfShortAscii"/>, from the masks already built when there are.</summary>
+    public bool TryOfShortAscii(ReadOnlySpan<char> text, out CharMasks masks)
+    {
+        if (text.Length <= CharMasks.MaxChars)
+        {
+            masks = Of(text);
+            if (masks.NonAscii == 0)
+            {
+                return true;
+            }
+        }
+
+        masks = default;
+        return false;
+    }
+}

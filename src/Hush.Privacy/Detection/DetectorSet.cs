@@ -85,6 +85,7 @@ public sealed class DetectorSet
         TextFeatures features = TextFeatures.Compute(text);
         TextView? view = null;
         string scanned = text;
+        var masks = default(LazyMasks);
         if (features.Has(CharFlags.NonAscii | CharFlags.Percent))
         {
             if (_masks is not null && TextFeatures.TryComputeLatin1Normalized(text, out TextFeatures normalized) &&
@@ -114,7 +115,7 @@ public sealed class DetectorSet
             {
                 int i = BitOperations.TrailingZeroCount(candidates);
                 candidates &= candidates - 1;
-                RunIfRunsAllow(i, ref features, text, scanned, ref view, matches);
+                RunIfRunsAllow(i, ref features, text, scanned, ref view, ref masks, matches);
             }
         }
         else
@@ -123,7 +124,7 @@ public sealed class DetectorSet
             {
                 if (_prefilters[i].Allows(features))
                 {
-                    RunIfRunsAllow(i, ref features, text, scanned, ref view, matches);
+                    RunIfRunsAllow(i, ref features, text, scanned, ref view, ref masks, matches);
                 }
             }
         }
@@ -153,14 +154,14 @@ public sealed class DetectorSet
     }
 
     /// <summary>Runs detector <paramref name="i"/>, whose flag and count checks passed, unless its run-length checks fail.</summary>
-    private void RunIfRunsAllow(int i, ref TextFeatures features, string text, string scanned, ref TextView? view, List<DetectorMatch> matches)
+    private void RunIfRunsAllow(int i, ref TextFeatures features, string text, string scanned, ref TextView? view, ref LazyMasks masks, List<DetectorMatch> matches)
     {
         ref readonly Prefilter prefilter = ref _prefilters[i];
         if (prefilter.NeedsRuns)
         {
             if (prefilter.LacksRuns(features))
             {
-                features = features.WithRuns(scanned, prefilter);
+                features = features.WithRuns(scanned, prefilter, ref masks);
             }
 
             if (!prefilter.AllowsRuns(features))
@@ -171,7 +172,7 @@ public sealed class DetectorSet
 
         if (_builtIns[i] is { } builtIn)
         {
-            RunBuiltIn(builtIn, text.Length, scanned, view, matches);
+            RunBuiltIn(builtIn, text.Length, scanned, view, ref masks, matches);
         }
         else
         {
@@ -180,12 +181,12 @@ public sealed class DetectorSet
         }
     }
 
-    private static void RunBuiltIn(BuiltInDetector detector, int originalLength, string scanned, TextView? view, List<DetectorMatch> matches)
+    private static void RunBuiltIn(BuiltInDetector detector, int originalLength, string scanned, TextView? view, ref LazyMasks masks, List<DetectorMatch> matches)
     {
         int before = matches.Count;
         try
         {
-            detector.FindIn(scanned, view, matches);
+            detector.FindIn(scanned, view, matches, ref masks);
         }
 #pragma warning disable CA1031 // Fail closed, as for custom detectors: a bug must not let the value through.
         catch (Exception)

@@ -157,9 +157,10 @@ internal readonly struct TextFeatures
     /// <summary>
     /// These features plus the run lengths a prefilter asks for (card and phone runs together, the alphanumeric run
     /// apart), computed on <paramref name="text"/> (the same text the features were computed on) only when not yet
-    /// known. Only values that already passed a detector's flag and count checks get here.
+    /// known, short texts from the scan's <paramref name="masks"/> (built here or by a detector before). Only values
+    /// that already passed a detector's flag and count checks get here.
     /// </summary>
-    public TextFeatures WithRuns(ReadOnlySpan<char> text, in Prefilter needs)
+    public TextFeatures WithRuns(ReadOnlySpan<char> text, in Prefilter needs, ref LazyMasks masks)
     {
         int card = CardRun, phone = PhoneRun, alnum = AlnumRun;
         bool digitRuns = (needs.MinCardRun | needs.MinPhoneRun) != 0 && card < 0;
@@ -167,15 +168,15 @@ internal readonly struct TextFeatures
         if (text.Length <= CharMasks.MaxChars && (digitRuns || alnumRun))
         {
             // One set of masks serves both runs (a hex id needs the card and the IBAN run).
-            var masks = CharMasks.Of(text);
+            var shared = masks.Of(text);
             if (digitRuns)
             {
-                (card, phone) = DigitRuns(masks);
+                (card, phone) = DigitRuns(shared);
             }
 
             if (alnumRun)
             {
-                alnum = AlphanumericRun(masks);
+                alnum = AlphanumericRun(shared);
             }
         }
         else

@@ -23,17 +23,28 @@ internal abstract class BuiltInDetector : IValueDetector
     {
         ArgumentNullException.ThrowIfNull(view);
         ArgumentNullException.ThrowIfNull(matches);
-        FindCore(view.Normalized, view.IsNormalized ? view : null, matches);
+        var masks = default(LazyMasks);
+        FindCore(view.Normalized, view.IsNormalized ? view : null, matches, ref masks);
     }
 
     /// <summary>
     /// Scans <paramref name="text"/>, the normalized text; <paramref name="view"/> maps positions back, or is null when
     /// the text is the original value (no normalized copy, so <see cref="DetectorSet"/> need not allocate a view).
     /// </summary>
-    internal void FindIn(string text, TextView? view, List<DetectorMatch> matches) => FindCore(text, view, matches);
+    internal void FindIn(string text, TextView? view, List<DetectorMatch> matches)
+    {
+        var masks = default(LazyMasks);
+        FindCore(text, view, matches, ref masks);
+    }
+
+    /// <summary><see cref="FindIn(string, TextView?, List{DetectorMatch})"/> with the scan's masks of <paramref name="text"/>.</summary>
+    internal void FindIn(string text, TextView? view, List<DetectorMatch> matches, ref LazyMasks masks) => FindCore(text, view, matches, ref masks);
 
     /// <summary>Scans <paramref name="text"/> (the normalized text) and adds mapped matches.</summary>
     protected abstract void FindCore(string text, TextView? view, List<DetectorMatch> matches);
+
+    /// <summary><see cref="FindCore(string, TextView?, List{DetectorMatch})"/>, for detectors that read the text's <paramref name="masks"/>.</summary>
+    protected virtual void FindCore(string text, TextView? view, List<DetectorMatch> matches, ref LazyMasks masks) => FindCore(text, view, matches);
 
     protected void Add(TextView? view, List<DetectorMatch> matches, int start, int length)
     {

@@ -18,9 +18,15 @@ internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
 
     protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
-        if (CharMasks.TryOfShortAscii(text, out var masks))
+        var masks = default(LazyMasks);
+        FindCore(text, view, matches, ref masks);
+    }
+
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches, ref LazyMasks masks)
+    {
+        if (masks.TryOfShortAscii(text, out var shortMasks))
         {
-            FindShort(text, masks, view, matches);
+            FindShort(text, shortMasks, view, matches);
         }
         else
         {
@@ -71,7 +77,7 @@ internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
     }
 
     /// <summary>
-    /// <see cref="FindCore"/> for ASCII text of at most <see cref="CharMasks.MaxChars"/> chars: the places where two
+    /// The search of <see cref="FindCore(string, TextView?, List{DetectorMatch}, ref LazyMasks)"/> for ASCII text of at most <see cref="CharMasks.MaxChars"/> chars: the places where two
     /// letters and two digits stand after no word char, as bits, so a hex id costs no branch per digit group.
     /// </summary>
     private void FindShort(string text, in CharMasks masks, TextView? view, List<DetectorMatch> matches)

@@ -26,6 +26,12 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
 
     protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
     {
+        var masks = default(LazyMasks);
+        FindCore(text, view, matches, ref masks);
+    }
+
+    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches, ref LazyMasks masks)
+    {
         // A value that is one IPv4 address (network.peer.address on every span) holds no phone number: dotted
         // numbers need a group of four digits, the other forms a space, dash, paren or '+'. The IPv4 detector reports it.
         if (text.Length <= MaxDottedQuad && Ipv4Detector.TryParse(text, 0) == text.Length)
@@ -33,9 +39,9 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
             return;
         }
 
-        if (CharMasks.TryOfShortAscii(text, out var masks))
+        if (masks.TryOfShortAscii(text, out var shortMasks))
         {
-            FindShort(text, masks, view, matches);
+            FindShort(text, shortMasks, view, matches);
         }
         else
         {
@@ -73,7 +79,7 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
     }
 
     /// <summary>
-    /// <see cref="FindCore"/> for ASCII text of at most <see cref="CharMasks.MaxChars"/> chars: the places
+    /// The search of <see cref="FindCore(string, TextView?, List{DetectorMatch}, ref LazyMasks)"/> for ASCII text of at most <see cref="CharMasks.MaxChars"/> chars: the places
     /// <see cref="IsStart"/> accepts, as bits (a digit, or <c>+</c> or <c>(</c> before a digit, not after a word char
     /// or one of <c>. - _ / + ,</c>), so an id that alternates digits and letters costs no branch per digit group.
     /// </summary>
