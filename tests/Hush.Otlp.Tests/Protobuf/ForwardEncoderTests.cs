@@ -43,6 +43,9 @@ public sealed class ForwardEncoderTests
                                     [
                                         new("k", AnyValue.Of(text)),
                                         new(text, AnyValue.Of(length)),
+                                        new(text, AnyValue.Of(-1L - length)),
+                                        new("big", AnyValue.Of(long.MaxValue)),
+                                        new("negative", AnyValue.Of(long.MinValue)),
                                         new("list", AnyValue.Of(new List<AnyValue> { AnyValue.Of(text), AnyValue.Of(new List<AnyValue> { AnyValue.Of(text) }) })),
                                         new("map", AnyValue.Of(new List<KeyValue> { new(text, AnyValue.Of(text)), new("e", default) })),
                                         new("bytes", AnyValue.Of(new byte[length])),
