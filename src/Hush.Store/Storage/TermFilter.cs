@@ -270,9 +270,8 @@ internal static class TermFilter
 /// The distinct term hashes of one block while its filter is built, with what makes them cheap: each attribute key's
 /// hash prefix (<c>kind | key | 0</c>) absorbed once per block, found by the key's position in the span's attribute list
 /// (spans of one kind list their keys in the same order, and the decoder interns keys, so a reference comparison
-/// usually finds it), and the last few values of each key, so a repeated value (a method, a route, a service) is not
-/// hashed again. A key whose values never repeat stops being remembered after <see cref="MemoMisses"/> values. One
-/// per thread, emptied after each block: it holds telemetry strings only while a filter is being built.
+/// usually finds it), and up to <see cref="MemoValues"/> values of each key (direct-mapped, by reference), so a
+/// repeated value (a method, a route, a network) is not hashed again. One per thread, emptied after each block: it holds telemetry strings only while a filter is being built.
 /// </summary>
 internal sealed class BlockTerms
 {
@@ -286,11 +285,8 @@ internal sealed class BlockTerms
     /// <summary>Keys found by reference when their position holds another (spans of several kinds in one block).</summary>
     private const int IdentitySlots = 128;
 
-    /// <summary>Values remembered per key: enough for the handful of values a low-cardinality key takes in turn.</summary>
-    private const int MemoValues = 4;
-
-    /// <summary>Values of a key that found none remembered before its memo is dropped for the block.</summary>
-    private const int MemoMisses = 16;
+    /// <summary>Values remembered per key (a power of two): the routes, functions, networks a key takes in a block.</summary>
+    private const int MemoValues = 16;
 
     /// <summary>A block with more distinct keys than this does not keep its tables for the next one.</summary>
     private const int MaxKeptKeys = 1024;
@@ -401,41 +397,21 @@ internal sealed class BlockTerms
     private sealed class KeyTerms(string key, SipHashStream prefix)
     {
         private readonly string?[] _values = new string?[MemoValues];
-        private int _next;
-        private int _misses;
-        private bool _hit;
 
         public string Key { get; } = key;
 
         public SipHashStream Prefix { get; } = prefix;
 
-        public bool Remembers(string value)
-        {
-            if (_misses >= MemoMisses && !_hit)
-            {
-                return false;
-            }
+        /// <summary>
+        /// True when <paramref name="value"/> (this very string) was added before. Direct-mapped by length and last
+        /// char, compared by reference: the decoder hands out one string per distinct value of a request, and a block's
+        /// traces come from few requests. An equal value in another string is hashed again; the set drops the repeat.
+        /// </summary>
+        public bool Remembers(string value) => ReferenceEquals(_values[Slot(value)], value);
 
-            // By reference: the decoder hands out one string per distinct value of a request, and a block's traces
-            // come from few requests. An equal value in another string is hashed again, and the set drops the repeat.
-            foreach (var known in _values)
-            {
-                if (ReferenceEquals(known, value))
-                {
-                    _hit = true;
-                    return true;
-                }
-            }
+        public void Remember(string value) => _values[Slot(value)] = value;
 
-            _misses++;
-            return false;
-        }
-
-        public void Remember(string value)
-        {
-            _values[_next] = value;
-            _next = (_next + 1) % MemoValues;
-        }
+        private static int Slot(string value) => (value.Length + (value.Length == 0 ? 0 : value[^1] * 7)) & (MemoValues - 1);
     }
 }
 
