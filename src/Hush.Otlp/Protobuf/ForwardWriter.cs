@@ -26,6 +26,9 @@ internal ref struct ForwardWriter
     private int _pos;
     private int _initialWritten;
 
+    /// <summary>The end of what was ever written into the current buffer, when it lies past <see cref="Written"/>.</summary>
+    private int _dirty;
+
     public ForwardWriter(Span<byte> buffer)
     {
         _initial = buffer;
@@ -33,6 +36,7 @@ internal ref struct ForwardWriter
         _rented = null;
         _pos = 0;
         _initialWritten = 0;
+        _dirty = 0;
     }
 
     /// <summary>A writer over an array rented from the shared pool (its first buffer is returned like the later ones).</summary>
@@ -43,6 +47,7 @@ internal ref struct ForwardWriter
         _rented = pooled;
         _pos = 0;
         _initialWritten = 0;
+        _dirty = 0;
     }
 
     public readonly int Written => _pos;
@@ -51,6 +56,12 @@ internal ref struct ForwardWriter
     public readonly bool IsRented => _rented is not null;
 
     public readonly ReadOnlySpan<byte> WrittenSpan => _buffer[.._pos];
+
+    /// <summary>
+    /// Where bytes were written into the current buffer: past <see cref="Written"/> when a message's body moved back, a
+    /// dropped message was taken back, or an attribute shortcut gave up half way.
+    /// </summary>
+    private readonly int Dirty => Math.Max(_pos, _dirty);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteTag(int field, WireType wireType) => WriteVarint((uint)((field << 3) | (int)wireType));
@@ -138,6 +149,7 @@ internal ref struct ForwardWriter
         if (Ascii.FromUtf16(key, buffer[(pos + 4)..], out _) != OperationStatus.Done
             || Ascii.FromUtf16(value, buffer[(pos + 4 + key.Length + 4)..], out _) != OperationStatus.Done)
         {
+            _dirty = Math.Max(_dirty, pos + 2 + body);
             return false;
         }
 
@@ -207,6 +219,7 @@ internal ref struct ForwardWriter
         if (needed != prefix)
         {
             Ensure(needed - prefix);
+            _dirty = Math.Max(_dirty, _pos);
             _buffer.Slice(body, length).CopyTo(_buffer[(start + needed)..]);
             _pos += needed - prefix;
         }
@@ -227,6 +240,7 @@ internal ref struct ForwardWriter
     {
         if (_pos == start + prefix)
         {
+            _dirty = Math.Max(_dirty, _pos);
             _pos = tag;
             return;
         }
@@ -235,14 +249,23 @@ internal ref struct ForwardWriter
     }
 
     /// <summary>Clears what was written into the caller's buffer (a failed encoding leaves no telemetry behind in it).</summary>
-    public readonly void ClearInitial() => _initial[..(_rented is null ? _pos : _initialWritten)].Clear();
+    public readonly void ClearInitial() => _initial[..(_rented is null ? Dirty : _initialWritten)].Clear();
+
+    /// <summary>Clears what lies written past the end in the caller's buffer, when the encoding stayed in it.</summary>
+    public readonly void ClearInitialTail()
+    {
+        if (_rented is null)
+        {
+            _initial[_pos..Dirty].Clear();
+        }
+    }
 
     /// <summary>Clears and returns the rented array, if any. The writer must not be used afterwards.</summary>
     public void Release()
     {
         if (_rented is not null)
         {
-            _buffer[.._pos].Clear();
+            _buffer[..Dirty].Clear();
             ArrayPool<byte>.Shared.Return(_rented);
             _rented = null;
             _buffer = default;
@@ -270,13 +293,15 @@ internal ref struct ForwardWriter
         _buffer[.._pos].CopyTo(bigger);
         if (_rented is not null)
         {
-            _buffer[.._pos].Clear();
+            _buffer[..Dirty].Clear();
             ArrayPool<byte>.Shared.Return(_rented);
         }
         else
         {
-            _initialWritten = _pos;
+            _initialWritten = Dirty;
         }
+
+        _dirty = 0;
 
         _rented = bigger;
         _buffer = bigger;

@@ -70,6 +70,7 @@ internal static class TraceProtoEncoder
                 writer.WrittenSpan.CopyTo(destination);
             }
 
+            writer.ClearInitialTail();
             return size;
         }
         catch
@@ -99,6 +100,7 @@ internal static class TraceProtoEncoder
                 writer.WrittenSpan.CopyTo(output.GetSpan(size));
             }
 
+            writer.ClearInitialTail();
             output.Advance(size);
         }
         catch

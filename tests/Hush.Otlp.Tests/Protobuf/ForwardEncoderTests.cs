@@ -106,6 +106,30 @@ public sealed class ForwardEncoderTests
         Assert.All(output.FirstBuffer, b => Assert.Equal(0, b));
     }
 
+    [Theory]
+    [InlineData("short-span")]
+    [InlineData("a-shortcut-that-gives-up-\u00e9")]
+    public void BytesMovedBackOrTakenBack_AreNotLeftPastTheEnd(string name)
+    {
+        // Every message here is shorter than its reserved prefix assumed, so each body moves back over bytes that were
+        // written; the last ones would be left behind the end. The attribute shortcut also gives up half way (non-ASCII).
+        var request = new TraceRequest
+        {
+            ResourceSpans = [new ResourceSpans { ScopeSpans = [new ScopeSpans { Spans = [new Span { Name = name, Attributes = [new("k", AnyValue.Of(name))] }] }, new ScopeSpans()] }],
+        };
+        var expected = Reference(request);
+
+        var destination = new byte[4_096];
+        Assert.Equal(expected.Length, OtlpProtobuf.Encode(request, destination));
+        Assert.Equal(expected, destination[..expected.Length]);
+        Assert.All(destination[expected.Length..], b => Assert.Equal(0, b));
+
+        var output = new StingyWriter(firstSpan: 4_096);
+        OtlpProtobuf.Encode(request, output);
+        Assert.Equal(expected, output.Written.ToArray());
+        Assert.All(output.FirstBuffer[expected.Length..], b => Assert.Equal(0, b));
+    }
+
     [Fact]
     public void DestinationTooSmall_Throws_AndIsLeftCleared()
     {
