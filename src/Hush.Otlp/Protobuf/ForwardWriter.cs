@@ -251,14 +251,11 @@ internal ref struct ForwardWriter
     /// <summary>Clears what was written into the caller's buffer (a failed encoding leaves no telemetry behind in it).</summary>
     public readonly void ClearInitial() => _initial[..(_rented is null ? Dirty : _initialWritten)].Clear();
 
-    /// <summary>Clears what lies written past the end in the caller's buffer, when the encoding stayed in it.</summary>
-    public readonly void ClearInitialTail()
-    {
-        if (_rented is null)
-        {
-            _initial[_pos..Dirty].Clear();
-        }
-    }
+    /// <summary>
+    /// Clears what the caller's buffer holds besides a finished encoding: all it was given once the writing moved to a
+    /// rented array (the encoding is copied from there), else what lies written past the end.
+    /// </summary>
+    public readonly void ClearInitialLeftovers() => (_rented is null ? _initial[_pos..Dirty] : _initial[.._initialWritten]).Clear();
 
     /// <summary>Clears and returns the rented array, if any. The writer must not be used afterwards.</summary>
     public void Release()

@@ -59,18 +59,17 @@ internal static class TraceProtoEncoder
         {
             WriteRequest(request, ref writer);
             var size = writer.Written;
+            if (writer.IsRented && destination.Length < size)
+            {
+                throw new ArgumentException($"The destination holds {destination.Length} bytes; the encoded request needs {size}.", nameof(destination));
+            }
+
+            writer.ClearInitialLeftovers();
             if (writer.IsRented)
             {
-                if (destination.Length < size)
-                {
-                    throw new ArgumentException($"The destination holds {destination.Length} bytes; the encoded request needs {size}.", nameof(destination));
-                }
-
-                writer.ClearInitial();
                 writer.WrittenSpan.CopyTo(destination);
             }
 
-            writer.ClearInitialTail();
             return size;
         }
         catch
@@ -92,15 +91,15 @@ internal static class TraceProtoEncoder
         {
             WriteRequest(request, ref writer);
             var size = writer.Written;
+
+            // Never advanced, so the output would not clear them itself.
+            writer.ClearInitialLeftovers();
             if (writer.IsRented)
             {
-                // The first span ran out: it is cleared (never advanced, the output would not), and the output is asked
-                // again for the real size.
-                writer.ClearInitial();
+                // The first span ran out: the output is asked again, for the real size.
                 writer.WrittenSpan.CopyTo(output.GetSpan(size));
             }
 
-            writer.ClearInitialTail();
             output.Advance(size);
         }
         catch
@@ -290,13 +289,18 @@ internal static class TraceProtoEncoder
 
     private static void WriteKeyValue(int field, in KeyValue kv, int depth, ref ForwardWriter w)
     {
-        if (kv.Value.StringValue is { } shortText && w.TryWriteShortAsciiAttribute(field, kv.Key, shortText))
+        var prefix = SmallPrefix;
+        if (kv.Value.StringValue is { } text)
         {
-            return;
+            if (w.TryWriteShortAsciiAttribute(field, kv.Key, text))
+            {
+                return;
+            }
+
+            // A key and a string value of under ~120 chars fit a one-byte prefix (ASCII: bytes = chars); longer ones get two.
+            prefix = text.Length + kv.Key.Length > 120 ? 2 : SmallPrefix;
         }
 
-        // A key and a string value of under ~120 chars fit a one-byte prefix (ASCII: bytes = chars); longer ones get two.
-        var prefix = kv.Value.StringValue is { } text && text.Length + kv.Key.Length > 120 ? 2 : SmallPrefix;
         var body = w.BeginMessage(field, prefix);
         WriteString(1, kv.Key, ref w);
         if (kv.Value.Kind != AnyValueKind.Empty)
