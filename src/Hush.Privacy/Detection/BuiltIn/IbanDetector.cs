@@ -6,7 +6,7 @@ namespace Hush.Privacy.Detection.BuiltIn;
 /// International bank account numbers: a known country code, two check digits and the country's exact BBAN length,
 /// compact or in space-separated groups of four, with a valid ISO 7064 mod-97 checksum.
 /// </summary>
-internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
+internal sealed class IbanDetector() : MaskReadingDetector("iban", "iban")
 {
     private const int MinIban = 15;
     private const int MaxIban = 34;
@@ -15,12 +15,6 @@ internal sealed class IbanDetector() : BuiltInDetector("iban", "iban")
     private static readonly FrozenDictionary<int, int> Lengths = BuildLengths();
 
     public override Prefilter Prefilter { get; } = new(MinIban, 2, CharFlags.None, CharFlags.Upper | CharFlags.Lower) { MinAlnumRun = MinIban };
-
-    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
-    {
-        var masks = default(LazyMasks);
-        FindCore(text, view, matches, ref masks);
-    }
 
     protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches, ref LazyMasks masks)
     {

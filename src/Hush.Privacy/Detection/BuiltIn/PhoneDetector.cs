@@ -8,7 +8,7 @@ namespace Hush.Privacy.Detection.BuiltIn;
 /// <c>(415) 555-2671</c>, <c>415-555-2671</c>, <c>415.555.2671</c>, <c>1-415-555-2671</c>, and trunk-prefixed
 /// <c>020 7946 0958</c>. Bare digit runs, dates, times and versions are not phone numbers.
 /// </summary>
-internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
+internal sealed class PhoneDetector() : MaskReadingDetector("phone", "phone")
 {
     /// <summary>E.164 allows at most 15 digits; 8 is the shortest international number worth flagging.</summary>
     private const int MaxDigits = 15;
@@ -23,12 +23,6 @@ internal sealed class PhoneDetector() : BuiltInDetector("phone", "phone")
 
     public override Prefilter Prefilter { get; } =
         new(8, 7, CharFlags.None, CharFlags.Plus | CharFlags.Paren | CharFlags.Dash | CharFlags.Space | CharFlags.Dot) { MinPhoneRun = 7 };
-
-    protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches)
-    {
-        var masks = default(LazyMasks);
-        FindCore(text, view, matches, ref masks);
-    }
 
     protected override void FindCore(string text, TextView? view, List<DetectorMatch> matches, ref LazyMasks masks)
     {
