@@ -198,7 +198,7 @@ internal static class TermFilter
         {
             foreach (var rs in traces.ResourceSpans)
             {
-                terms.AddAttributes(rs.Resource.Attributes, BlockTerms.ResourceSlots);
+                terms.AddAttributes(rs.Resource.Attributes);
                 foreach (var kv in rs.Resource.Attributes)
                 {
                     if (kv.Key == "service.name" && kv.Value.StringValue is { } service)
@@ -212,10 +212,10 @@ internal static class TermFilter
                     foreach (var span in ss.Spans)
                     {
                         terms.AddSpanName(span.Name);
-                        terms.AddAttributes(span.Attributes, BlockTerms.SpanSlots);
+                        terms.AddAttributes(span.Attributes);
                         foreach (var e in span.Events)
                         {
-                            terms.AddAttributes(e.Attributes, BlockTerms.EventSlots);
+                            terms.AddAttributes(e.Attributes);
                         }
                     }
                 }
@@ -268,21 +268,14 @@ internal static class TermFilter
 
 /// <summary>
 /// The distinct term hashes of one block while its filter is built, with what makes them cheap: each attribute key's
-/// hash prefix (<c>kind | key | 0</c>) absorbed once per block, found by the key's position in the span's attribute list
-/// (spans of one kind list their keys in the same order, and the decoder interns keys, so a reference comparison
-/// usually finds it), and up to <see cref="MemoValues"/> values of each key (direct-mapped, by reference), so a
-/// repeated value (a method, a route, a network) is not hashed again. One per thread, emptied after each block: it holds telemetry strings only while a filter is being built.
+/// hash prefix (<c>kind | key | 0</c>) absorbed once per block, found by reference (the decoder interns keys), and up
+/// to <see cref="MemoValues"/> values of each key (direct-mapped, by reference), so a repeated value (a method, a
+/// route, a network) is not hashed again. One per thread, emptied after each block: it holds telemetry strings only
+/// while a filter is being built.
 /// </summary>
 internal sealed class BlockTerms
 {
-    public const int ResourceSlots = 0;
-    public const int SpanSlots = 1;
-    public const int EventSlots = 2;
-
-    /// <summary>Attribute positions remembered per list kind; later positions are found by key.</summary>
-    private const int Positions = 32;
-
-    /// <summary>Keys found by reference when their position holds another (spans of several kinds in one block).</summary>
+    /// <summary>Keys found by reference (a power of two): a block's spans of every kind use a few dozen.</summary>
     private const int IdentitySlots = 128;
 
     /// <summary>Values remembered per key (a power of two): the routes, functions, networks a key takes in a block.</summary>
@@ -298,7 +291,6 @@ internal sealed class BlockTerms
     private static BlockTerms? _cached;
 
     private readonly Dictionary<string, KeyTerms> _keys = new(StringComparer.Ordinal);
-    private readonly KeyTerms?[] _slots = new KeyTerms?[3 * Positions];
     private readonly KeyTerms?[] _byIdentity = new KeyTerms?[IdentitySlots];
     private IndexKey _index = null!;
     private KeyTerms? _spanNames;
@@ -319,7 +311,6 @@ internal sealed class BlockTerms
     {
         var keep = terms._keys.Count <= MaxKeptKeys && terms.Hashes.Count <= MaxKeptHashes;
         terms._keys.Clear();
-        Array.Clear(terms._slots);
         Array.Clear(terms._byIdentity);
         terms._spanNames = null;
         terms._services = null;
@@ -335,49 +326,33 @@ internal sealed class BlockTerms
 
     public void AddSpanName(string name) => Add(_spanNames ??= new KeyTerms(string.Empty, _index.TermPrefix(TermKind.SpanName, string.Empty)), name);
 
-    public void AddAttributes(List<KeyValue> attributes, int slots)
+    public void AddAttributes(List<KeyValue> attributes)
     {
-        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(attributes);
-        for (var i = 0; i < span.Length; i++)
+        foreach (ref readonly var kv in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(attributes))
         {
-            ref readonly var kv = ref span[i];
             if (kv.Value.StringValue is { } value)
             {
-                Add(KeyOf(kv.Key, i < Positions ? (slots * Positions) + i : -1), value);
+                Add(KeyOf(kv.Key), value);
             }
         }
     }
 
-    private KeyTerms KeyOf(string key, int slot)
+    private KeyTerms KeyOf(string key)
     {
-        KeyTerms? terms;
-        if (slot >= 0 && _slots[slot] is { } cached && (ReferenceEquals(cached.Key, key) || string.Equals(cached.Key, key, StringComparison.Ordinal)))
-        {
-            return cached;
-        }
-
         // The decoder interns keys, so the same key is usually the same string: found by reference before by value.
         var identity = System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(key) & (IdentitySlots - 1);
         if (_byIdentity[identity] is { } known && ReferenceEquals(known.Key, key))
         {
-            terms = known;
+            return known;
         }
-        else
+
+        if (!_keys.TryGetValue(key, out var terms))
         {
-            if (!_keys.TryGetValue(key, out terms))
-            {
-                terms = new KeyTerms(key, _index.TermPrefix(TermKind.Attribute, key));
-                _keys.Add(key, terms);
-            }
-
-            _byIdentity[identity] = terms;
+            terms = new KeyTerms(key, _index.TermPrefix(TermKind.Attribute, key));
+            _keys.Add(key, terms);
         }
 
-        if (slot >= 0)
-        {
-            _slots[slot] = terms;
-        }
-
+        _byIdentity[identity] = terms;
         return terms;
     }
 
@@ -425,8 +400,11 @@ internal sealed class DistinctHashes
 {
     private const int InitialSlots = 1024;
 
+    /// <summary>The slot of a hash is its top bits: as many as the table has index bits.</summary>
+    private const int InitialShift = 64 - 10;
+
     private ulong[] _slots = new ulong[InitialSlots];
-    private int _shift = 64 - 10;
+    private int _shift = InitialShift;
     private bool _hasZero;
 
     public int Count { get; private set; }
@@ -485,7 +463,7 @@ internal sealed class DistinctHashes
         if (_slots.Length > keepSlots)
         {
             _slots = new ulong[InitialSlots];
-            _shift = 64 - 10;
+            _shift = InitialShift;
         }
         else
         {
