@@ -175,23 +175,9 @@ internal ref struct ForwardWriter
         _pos += value.Length;
     }
 
-    public void WriteTraceId(int field, TraceId id)
-    {
-        Ensure(ScalarRoom + TraceId.Length);
-        WriteTag(field, WireType.LengthDelimited);
-        _buffer[_pos++] = TraceId.Length;
-        id.WriteTo(_buffer.Slice(_pos, TraceId.Length));
-        _pos += TraceId.Length;
-    }
+    public void WriteTraceId(int field, TraceId id) => id.WriteTo(ReserveShortBytes(field, TraceId.Length));
 
-    public void WriteSpanId(int field, SpanId id)
-    {
-        Ensure(ScalarRoom + SpanId.Length);
-        WriteTag(field, WireType.LengthDelimited);
-        _buffer[_pos++] = SpanId.Length;
-        id.WriteTo(_buffer.Slice(_pos, SpanId.Length));
-        _pos += SpanId.Length;
-    }
+    public void WriteSpanId(int field, SpanId id) => id.WriteTo(ReserveShortBytes(field, SpanId.Length));
 
     /// <summary>Writes the tag of an embedded message and reserves <paramref name="prefix"/> bytes for its length; returns where they start.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -267,6 +253,17 @@ internal ref struct ForwardWriter
             _rented = null;
             _buffer = default;
         }
+    }
+
+    /// <summary>Writes the tag and one-byte length of a bytes field of <paramref name="length"/> (under 128) bytes; returns where they go.</summary>
+    private Span<byte> ReserveShortBytes(int field, int length)
+    {
+        Ensure(ScalarRoom + length);
+        WriteTag(field, WireType.LengthDelimited);
+        _buffer[_pos++] = (byte)length;
+        var bytes = _buffer.Slice(_pos, length);
+        _pos += length;
+        return bytes;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
