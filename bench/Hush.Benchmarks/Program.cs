@@ -2,7 +2,8 @@ using BenchmarkDotNet.Running;
 
 // One program for every benchmark: `dotnet run -c Release --project bench/Hush.Benchmarks -- --filter '*'`.
 // Two harnesses time CPU instead, without BenchmarkDotNet: `-- scrub-warm [rounds] [pii ratio]` (ScrubWarmHarness)
-// and `-- store-write [traffic|worst] [rounds]` (StoreWriteHarness).
+// and `-- store-write [traffic|worst] [rounds]` (StoreWriteHarness). Both time a fixed yardstick after each round
+// (FixedWork) and print its spread, so a busy host shows up as a busy host and not as slow code.
 switch (args.FirstOrDefault())
 {
     case "scrub-warm":

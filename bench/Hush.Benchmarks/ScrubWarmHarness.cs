@@ -32,6 +32,7 @@ internal static class ScrubWarmHarness
         var encoded = Enumerable.Range(0, Requests).Select(_ => OtlpProtobuf.Encode(generator.NextRequest(SpanCount))).ToArray();
         var perRound = new List<double>();
         long allocated = 0;
+        var yardstick = new FixedWork();
         for (var round = 0; round < rounds + WarmupRounds; round++)
         {
             GC.Collect();
@@ -54,12 +55,15 @@ internal static class ScrubWarmHarness
             {
                 perRound.Add((double)cpu / (Requests * CopiesPerRequest * SpanCount));
                 allocated += bytes;
+                yardstick.Record();
             }
         }
 
+        var machine = yardstick.Describe(perRound);
         perRound.Sort();
         var spans = (double)rounds * Requests * CopiesPerRequest * SpanCount;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"scrub, default policy, {pii:P0} PII, {rounds} rounds: best {perRound[0] / 1000:F3} us/span ({1e9 / perRound[0]:F0} spans/s), median {perRound[perRound.Count / 2] / 1000:F3} us/span ({1e9 / perRound[perRound.Count / 2]:F0} spans/s), {allocated / spans:F0} B/span"));
+        Console.WriteLine("  " + machine);
     }
 }

@@ -45,6 +45,7 @@ internal static class StoreWriteHarness
         var cpu = new List<double>();
         var wall = new List<double>();
         long allocated = 0, collections = 0;
+        var yardstick = new FixedWork();
         try
         {
             using var kek = KeyMaterial.Copy(new byte[KeyMaterial.KeyBytes]);
@@ -75,15 +76,18 @@ internal static class StoreWriteHarness
                     wall.Add(Stopwatch.GetElapsedTime(started).TotalNanoseconds / (BatchesPerRound * BatchSpans));
                     allocated += GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
                     collections += GC.CollectionCount(0) - collectionsBefore;
+                    yardstick.Record();
                 }
             }
 
             var raw = encoded.Average(e => (double)e.Length) / BatchSpans;
             var stored = (double)store.BytesWritten / store.SpansWritten;
+            var machine = yardstick.Describe(cpu);
             cpu.Sort();
             wall.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"store write, {mix}, {rounds} rounds of {BatchesPerRound} x {BatchSpans} spans: CPU best {cpu[0] / 1000:F3} us/span ({1e9 / cpu[0]:F0} spans/s), median {cpu[cpu.Count / 2] / 1000:F3} ({1e9 / cpu[cpu.Count / 2]:F0}); wall best {wall[0] / 1000:F3} ({1e9 / wall[0]:F0}), median {wall[wall.Count / 2] / 1000:F3} ({1e9 / wall[wall.Count / 2]:F0}); allocated {(double)allocated / (rounds * BatchesPerRound * BatchSpans):F0} B/span, {(double)collections / rounds:F1} collections per round; stored {stored:F1} B/span vs {raw:F1} B of OTLP"));
+            Console.WriteLine("  " + machine);
         }
         finally
         {
