@@ -3,7 +3,7 @@ using BenchmarkDotNet.Running;
 // One program for every benchmark: `dotnet run -c Release --project bench/Hush.Benchmarks -- --filter '*'`.
 // Two harnesses time CPU instead, without BenchmarkDotNet: `-- scrub-warm [rounds] [pii ratio]` (ScrubWarmHarness)
 // and `-- store-write [traffic|worst] [rounds]` (StoreWriteHarness). Both time a fixed yardstick after each round
-// (FixedWork) and print its spread, so a busy host shows up as a busy host and not as slow code.
+// (FixedWork) and print it, so a run on a busy host shows as one.
 switch (args.FirstOrDefault())
 {
     case "scrub-warm":

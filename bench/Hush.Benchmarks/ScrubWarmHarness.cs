@@ -59,7 +59,7 @@ internal static class ScrubWarmHarness
             }
         }
 
-        var machine = yardstick.Describe(perRound);
+        var machine = yardstick.Describe(perRound.Count);
         perRound.Sort();
         var spans = (double)rounds * Requests * CopiesPerRequest * SpanCount;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -82,7 +82,7 @@ internal static class StoreWriteHarness
 
             var raw = encoded.Average(e => (double)e.Length) / BatchSpans;
             var stored = (double)store.BytesWritten / store.SpansWritten;
-            var machine = yardstick.Describe(cpu);
+            var machine = yardstick.Describe(cpu.Count);
             cpu.Sort();
             wall.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
