@@ -30,7 +30,7 @@ public class ScrubBenchmarks
     private const int InvocationsPerIteration = 32;
 
     private readonly TraceRequest[] _copies = new TraceRequest[InvocationsPerIteration];
-    private const string MinimalPolicyYaml = "version: 1\nmode: detect\ndetectors:\n  builtin: none\nspan_names: detect\nrules: []\n";
+    internal const string MinimalPolicyYaml = "version: 1\nmode: detect\ndetectors:\n  builtin: none\nspan_names: detect\nrules: []\n";
 
     private PolicyScrubber _scrubber = null!;
     private PolicyScrubber _minimal = null!;
