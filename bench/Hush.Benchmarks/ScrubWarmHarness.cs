@@ -24,6 +24,10 @@ internal static class ScrubWarmHarness
     private const int CopiesPerRequest = 4;
     private const int WarmupRounds = 5;
 
+    private static PolicyProvider FromYaml(string yaml, string source) =>
+        PolicyProvider.FromPolicy(PolicyLoader.LoadYaml(yaml, source).Policy
+            ?? throw new ArgumentException($"The policy {source} does not load: `hush policy lint` says why."));
+
     public static void Run(string[] args)
     {
         var rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 60;
@@ -32,8 +36,8 @@ internal static class ScrubWarmHarness
         var scrubber = ScrubBenchmarks.Scrubber(policyName switch
         {
             "default" => PolicyProvider.FromDefault(),
-            "minimal" => PolicyProvider.FromPolicy(PolicyLoader.LoadYaml(ScrubBenchmarks.MinimalPolicyYaml, "minimal").Policy!),
-            _ => throw new ArgumentException($"Unknown policy '{policyName}': default or minimal."),
+            "minimal" => FromYaml(ScrubBenchmarks.MinimalPolicyYaml, "minimal"),
+            _ => FromYaml(File.ReadAllText(policyName), policyName),
         });
         var generator = new SpanMixGenerator(seed: 42, services: 5, piiRatio: pii);
         var encoded = Enumerable.Range(0, Requests).Select(_ => OtlpProtobuf.Encode(generator.NextRequest(SpanCount))).ToArray();

@@ -52,12 +52,32 @@ public sealed class DefaultPolicyTests
     [InlineData("http.client_ip")]
     [InlineData("x-forwarded-for")]
     [InlineData("net.sock.peer.addr")]
+    [InlineData("network.peer.address")]
     [InlineData("source.address")]
     public void Default_ClientAddresses_Generalized(string key)
     {
         Assert.True(Generalizer.TryGeneralizeIp("198.51.100.23", out var prefix));
 
         Assert.Equal(prefix, ScrubOne(Policy, key, "198.51.100.23"));
+    }
+
+    /// <summary>
+    /// The current semantic conventions' peer address is under the address rule itself, not left to the IP detector
+    /// (which would generalize the same text): the rule is what the counters name, and what is not an address at all
+    /// fails closed instead of passing.
+    /// </summary>
+    [Fact]
+    public void Default_NetworkPeerAddress_UnderTheAddressRule()
+    {
+        var counters = new PrivacyCounters();
+        var span = NewSpan("op", Attr("network.peer.address", "203.0.113.77"), Attr("network.local.address", "203.0.113.78"));
+
+        DefaultScrubber(counters).Scrub(Request(span), Tenant);
+
+        Assert.Contains(new PrivacyCounterSample("client-addresses", "ip_address", "generalize", 1), counters.Snapshot());
+        Assert.Contains(new PrivacyCounterSample("detector/ipv4", "ip", "generalize", 1), counters.Snapshot());
+        Assert.Equal("gateway-7", ScrubOne(Policy, "network.local.address", "gateway-7"));
+        Assert.Equal("{ip_address}", ScrubOne(Policy, "network.peer.address", "gateway-7"));
     }
 
     [Theory]
