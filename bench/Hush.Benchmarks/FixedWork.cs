@@ -15,7 +15,8 @@ namespace Hush.Benchmarks;
 /// second mode, more than the yardstick, and the host switches between them every few rounds. So the rounds are not
 /// scaled by it (the slowdown depends on the work) nor filtered by it (a mode can change within a round): it is printed
 /// so that a reader can see which host a run had. A run whose yardstick never came near 1.45 ms never had the core
-/// to itself, and its best rounds are slower than the code.
+/// to itself, and its best rounds are slower than the code. (Beside <c>store-write</c> the yardstick reads higher,
+/// 1.44-1.83 ms: that harness leaves the allocator and the caches colder. Compare it within one harness.)
 /// </para>
 /// </summary>
 internal sealed class FixedWork
