@@ -26,6 +26,8 @@ public sealed class DefaultPolicyTests
     [Theory]
     [InlineData("user.id", "user_id")]
     [InlineData("enduser.id", "user_id")]
+    [InlineData("enduser.pseudo.id", "user_id")]
+    [InlineData("user.hash", "user_id")]
     [InlineData("user.email", "email")]
     [InlineData("user.name", "person_name")]
     [InlineData("user.full_name", "person_name")]
@@ -59,6 +61,23 @@ public sealed class DefaultPolicyTests
         Assert.True(Generalizer.TryGeneralizeIp("198.51.100.23", out var prefix));
 
         Assert.Equal(prefix, ScrubOne(Policy, key, "198.51.100.23"));
+    }
+
+    /// <summary>Exact coordinates and postal codes go, whatever their type (doubles and ints pass no detector); the country stays.</summary>
+    [Fact]
+    public void Default_PreciseLocations_Dropped()
+    {
+        var span = NewSpan(
+            "op",
+            Attr("geo.location.lat", AnyValue.Of(52.5163)),
+            Attr("geo.location.lon", AnyValue.Of(13.3777)),
+            Attr("geo.postal_code", AnyValue.Of(10117L)),
+            Attr("geo.country.iso_code", "DE"));
+
+        DefaultScrubber().Scrub(Request(span), Tenant);
+
+        Assert.Equal(["geo.country.iso_code"], span.Attributes.Select(a => a.Key));
+        Assert.Equal("DE", span.Attributes[0].Value.StringValue);
     }
 
     /// <summary>
