@@ -385,47 +385,46 @@ public sealed class TraceStore : ITraceReader, IDisposable
             var keep = new List<(PendingBlock, BlockStats)>();
             long removedSpans = 0;
             var unreadable = 0;
-            foreach (var row in _index.AllBlocks(tenant).Where(b => !b.Removed))
-            {
-                if (ReadBlock(row) is not { } block)
-                {
-                    unreadable++;
-                    continue;
-                }
-
-                var removed = RemoveCarrying(block, needle);
-                if (removed == 0)
-                {
-                    continue;
-                }
-
-                affected.Add(row);
-                removedSpans += removed;
-                if (block.CountSpans() > 0)
-                {
-                    keep.Add(Prepare(block, state.IndexKey));
-                }
-            }
-
-            if (affected.Count == 0)
-            {
-                return new RemovalReport(0, 0, 0) { Unreadable = unreadable };
-            }
-
-            List<ulong> replacements;
             try
             {
-                replacements = WriteBlocks(state, keep);
+                foreach (var row in _index.AllBlocks(tenant).Where(b => !b.Removed))
+                {
+                    if (ReadBlock(row) is not { } block)
+                    {
+                        unreadable++;
+                        continue;
+                    }
+
+                    var removed = RemoveCarrying(block, needle);
+                    if (removed == 0)
+                    {
+                        continue;
+                    }
+
+                    affected.Add(row);
+                    removedSpans += removed;
+                    if (block.CountSpans() > 0)
+                    {
+                        keep.Add(Prepare(block, state.IndexKey));
+                    }
+                }
+
+                if (affected.Count == 0)
+                {
+                    return new RemovalReport(0, 0, 0) { Unreadable = unreadable };
+                }
+
+                var replacements = WriteBlocks(state, keep);
+                _index.MarkRemoved(tenant, [.. affected.Select(b => b.Id)], Removal(state, "erasure", affected, replacements));
+                ZeroBlocks(state, affected);
+                Log.Erased(_logger, tenant, affected.Count, removedSpans);
+                return new RemovalReport(affected.Count, removedSpans, 0) { Unreadable = unreadable };
             }
             finally
             {
+                // Also when a read or an encoding failed half-way: the blocks prepared so far are cleared.
                 DisposeAll(keep);
             }
-
-            _index.MarkRemoved(tenant, [.. affected.Select(b => b.Id)], Removal(state, "erasure", affected, replacements));
-            ZeroBlocks(state, affected);
-            Log.Erased(_logger, tenant, affected.Count, removedSpans);
-            return new RemovalReport(affected.Count, removedSpans, 0) { Unreadable = unreadable };
         }
     }
 
@@ -444,29 +443,28 @@ public sealed class TraceStore : ITraceReader, IDisposable
             var candidates = _index.AllBlocks(tenant).Where(b => !b.Removed && KeyOf(state, b) is { } id && id != active).ToList();
             var old = new List<BlockRow>(candidates.Count);
             var again = new List<(PendingBlock, BlockStats)>(candidates.Count);
-            foreach (var row in candidates)
+            try
             {
-                if (ReadBlock(row) is { } block)
+                foreach (var row in candidates)
                 {
-                    old.Add(row);
-                    again.Add(Prepare(block, state.IndexKey));
+                    if (ReadBlock(row) is { } block)
+                    {
+                        old.Add(row);
+                        again.Add(Prepare(block, state.IndexKey));
+                    }
+                }
+
+                if (old.Count > 0)
+                {
+                    var replacements = WriteBlocks(state, again);
+                    _index.MarkRemoved(tenant, [.. old.Select(b => b.Id)], Removal(state, "rewrap", old, replacements));
+                    ZeroBlocks(state, old);
                 }
             }
-
-            if (old.Count > 0)
+            finally
             {
-                List<ulong> replacements;
-                try
-                {
-                    replacements = WriteBlocks(state, again);
-                }
-                finally
-                {
-                    DisposeAll(again);
-                }
-
-                _index.MarkRemoved(tenant, [.. old.Select(b => b.Id)], Removal(state, "rewrap", old, replacements));
-                ZeroBlocks(state, old);
+                // Also when a read or an encoding failed half-way: the blocks prepared so far are cleared.
+                DisposeAll(again);
             }
 
             return new RewrapReport(old.Count, candidates.Count - old.Count);
