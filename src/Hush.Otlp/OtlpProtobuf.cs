@@ -15,6 +15,29 @@ public static class OtlpProtobuf
     public static TraceRequest DecodeTraceRequest(ReadOnlySpan<byte> data) => TraceProtoDecoder.DecodeTraceRequest(data);
 
     /// <summary>
+    /// Keeps an <c>ExportTraceServiceRequest</c> in its wire form (see <see cref="TraceRequest"/>) when it has the plain
+    /// shape SDKs write and would decode: no object is built now. False, and nothing kept, for anything else (then decode
+    /// it with <see cref="DecodeTraceRequest(ReadOnlySpan{byte})"/>, which accepts or names the error), for a request
+    /// without spans, and for one with a resource attribute named <paramref name="reservedResourceKey"/>.
+    /// </summary>
+    /// <param name="data">The bytes; they must stay unchanged until the request is released.</param>
+    /// <param name="owner">Disposed by <see cref="TraceRequest.ReleaseWireForm"/> (the buffer's owner, which clears it); may be null.</param>
+    /// <param name="reservedResourceKey">A resource attribute key that must be handled on decoded spans; null for none.</param>
+    /// <param name="request">The request in wire form.</param>
+    public static bool TryKeepWireForm(ReadOnlyMemory<byte> data, IDisposable? owner, string? reservedResourceKey, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TraceRequest? request)
+    {
+        var reserved = reservedResourceKey is null ? [] : System.Text.Encoding.UTF8.GetBytes(reservedResourceKey);
+        if (TraceProtoScanner.TryScan(data.Span, reserved, out var summary))
+        {
+            request = TraceRequest.FromWire(data, owner, summary);
+            return true;
+        }
+
+        request = null;
+        return false;
+    }
+
+    /// <summary>
     /// Decodes only the spans of <paramref name="traceId"/> from an <c>ExportTraceServiceRequest</c>: every other span is
     /// skipped after its id, and scopes and resources without a span of the trace are left out. Same errors as
     /// <see cref="DecodeTraceRequest(ReadOnlySpan{byte})"/> for the parts it reads.

@@ -56,6 +56,13 @@ public interface IPrivacyStage
 {
     /// <summary>Scrubs <paramref name="request"/> in place for the tenant of <paramref name="context"/>.</summary>
     void Scrub(TraceRequest request, IngestContext context);
+
+    /// <summary>
+    /// Whether the stage may let a request through unchanged without decoding it, so that receivers may hand it over in
+    /// wire form (<see cref="TraceRequest.IsWireForm"/>) instead of decoding it. <see cref="Scrub"/> still decides for
+    /// each request and decodes any it must look into. False unless a stage says otherwise: receivers then decode.
+    /// </summary>
+    bool MayPassWireForm => false;
 }
 
 /// <summary>

@@ -209,6 +209,12 @@ public sealed class TracePipeline : IAsyncDisposable
     }
 
     /// <summary>
+    /// Whether receivers may hand this pipeline requests in wire form (see <see cref="IPrivacyStage.MayPassWireForm"/>):
+    /// true only when its privacy stage may let requests through without decoding them.
+    /// </summary>
+    public bool AcceptsWireForm => _privacy.MayPassWireForm;
+
+    /// <summary>
     /// Scrubs <paramref name="request"/> (privacy stage, on the caller's thread) then enqueues it. Never throws
     /// for the content of a request. Answers <see cref="SubmitStatus.Throttled"/> when the queue is full and
     /// <see cref="SubmitStatus.Unavailable"/> when the pipeline is not running. If the privacy stage fails, the
@@ -224,7 +230,13 @@ public sealed class TracePipeline : IAsyncDisposable
             throw new InvalidOperationException($"Pipeline '{Name}' journals what it accepts: use SubmitAsync.");
         }
 
-        return Admit(request, context, out var scrubbed) ?? Enqueue(new SpanBatch(context.Tenant, request, scrubbed), scrubbed);
+        if (Admit(request, context, out var scrubbed) is { } answer)
+        {
+            request.ReleaseWireForm();
+            return answer;
+        }
+
+        return Enqueue(new SpanBatch(context.Tenant, request, scrubbed), scrubbed);
     }
 
     /// <summary>
@@ -236,6 +248,7 @@ public sealed class TracePipeline : IAsyncDisposable
     {
         if (Admit(request, context, out var scrubbed) is { } answer)
         {
+            request.ReleaseWireForm();
             return answer;
         }
 
@@ -250,6 +263,7 @@ public sealed class TracePipeline : IAsyncDisposable
             {
                 Interlocked.Add(ref _queuedSpans, -scrubbed);
                 _refusedJournal.Add(scrubbed);
+                request.ReleaseWireForm();
                 return new SubmitResult(SubmitStatus.Unavailable, 0, "the store cannot record the request now (disk full or I/O error); retry later", _options.RetryAfter);
             }
         }
@@ -350,6 +364,7 @@ public sealed class TracePipeline : IAsyncDisposable
             // disk (its receipt is never released) and is replayed at the next start.
             Interlocked.Add(ref _queuedSpans, -spans);
             _refusedNotRunning.Add(spans);
+            batch.Traces.ReleaseWireForm();
             return SubmitResult.Unavailable(_options.RetryAfter);
         }
 
@@ -535,7 +550,7 @@ public sealed class TracePipeline : IAsyncDisposable
             }
             else
             {
-                p.Traces.ResourceSpans.AddRange(batch.Traces.ResourceSpans);
+                p.Traces.Append(batch.Traces);
                 p.SpanCount += batch.SpanCount;
                 p.AddReceipts(batch);
             }
@@ -566,10 +581,12 @@ public sealed class TracePipeline : IAsyncDisposable
         catch (OperationCanceledException)
         {
             Interlocked.Add(ref _queuedSpans, -p.SpanCount);
+            p.Traces.ReleaseWireForm();
         }
         catch (ChannelClosedException)
         {
             Interlocked.Add(ref _queuedSpans, -p.SpanCount);
+            p.Traces.ReleaseWireForm();
         }
     }
 
@@ -593,6 +610,8 @@ public sealed class TracePipeline : IAsyncDisposable
             }
             finally
             {
+                // Every exporter is done with the batch: the buffers of requests kept in wire form go back.
+                batch.Traces.ReleaseWireForm();
                 Interlocked.Add(ref _queuedSpans, -spans);
             }
         }

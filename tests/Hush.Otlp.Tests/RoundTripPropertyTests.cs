@@ -25,7 +25,7 @@ public sealed class RoundTripPropertyTests
         }
     }
 
-    private static TraceRequest RandomRequest(Random random)
+    internal static TraceRequest RandomRequest(Random random)
     {
         var request = new TraceRequest();
         for (var r = random.Next(0, 3); r > 0; r--)

@@ -66,6 +66,23 @@ public sealed record IngestIdentity(string Id, string Tenant, IReadOnlyList<stri
     /// <summary>The identity of unauthenticated loopback requests in dev mode.</summary>
     public static IngestIdentity DevLoopback { get; } = new("dev:loopback", "dev", ["*"]);
 
+    /// <summary>True when one of the globs is <c>*</c>: every service name, a missing one included.</summary>
+    public bool MayEmitAnyService
+    {
+        get
+        {
+            foreach (var pattern in Services)
+            {
+                if (pattern == "*")
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>True when this identity may emit spans for <paramref name="serviceName"/>.</summary>
     public bool MayEmit(string serviceName)
     {

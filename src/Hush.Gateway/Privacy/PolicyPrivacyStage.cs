@@ -114,12 +114,12 @@ public sealed class PolicyPrivacyStage : IPrivacyStage, IDisposable
         }
 
         // Provenance is Hush's own value, stamped after the policy: the identity's id, never a credential.
-        var identity = AnyValue.Of(context.Identity);
-        foreach (var resource in request.ResourceSpans)
-        {
-            resource.Resource.Attributes.Add(new KeyValue(IngestGate.IdentityAttribute, identity));
-        }
+        request.StampResources(IngestGate.IdentityAttribute, context.Identity);
     }
+
+    /// <inheritdoc/>
+    /// <remarks>True while the policy in force has no detector and no rule, runs in detect mode and does not rewrite span names.</remarks>
+    public bool MayPassWireForm => _scrubber.MayLeaveUnchanged(-1);
 
     /// <summary>
     /// Re-reads the policy file (SIGHUP). A broken file keeps the policy in force; the result lists its errors.

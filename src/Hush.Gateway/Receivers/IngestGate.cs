@@ -86,18 +86,31 @@ internal sealed class IngestGate
         return Admission.Refused(AdmissionStatus.Throttled, $"tenant '{identity.Tenant}' is over its ingest rate; retry later", retryAfter);
     }
 
-    /// <summary>Step 3, once decoded: span limit, service binding, provenance, then the pipeline.</summary>
+    /// <summary>
+    /// Step 3a, for a protobuf body: the request kept in wire form, undecoded, when nothing before the exporters has to
+    /// look into it: the pipeline's privacy stage may pass it unchanged, the identity may emit any service (so no
+    /// resource is removed), and no resource carries a client's own <see cref="IdentityAttribute"/>. The request then
+    /// owns <paramref name="body"/> (the pipeline gives it back). Null otherwise: decode the body.
+    /// </summary>
+    public TraceRequest? TryKeepWireForm(PooledBuffer body, IngestIdentity identity) =>
+        _pipeline.AcceptsWireForm && identity.MayEmitAnyService
+            && OtlpProtobuf.TryKeepWireForm(body.Memory, body, IdentityAttribute, out var request)
+            ? request
+            : null;
+
+    /// <summary>Step 3, once decoded: span limit, service binding, provenance, then the pipeline (which owns the request from then on).</summary>
     public async ValueTask<Admission> SubmitAsync(TraceRequest traces, IngestIdentity identity, IngestTransport transport, CancellationToken cancellationToken)
     {
         var limits = _limiter.For(identity.Tenant);
         var spans = traces.CountSpans();
         if (spans > limits.MaxSpansPerRequest)
         {
+            traces.ReleaseWireForm();
             return Admission.Refused(AdmissionStatus.TooLarge,
                 $"the request has {spans} spans; tenant '{identity.Tenant}' allows at most {limits.MaxSpansPerRequest} per request: send smaller batches");
         }
 
-        var (rejected, refusedService) = BindServices(traces, identity);
+        var (rejected, refusedService) = traces.IsWireForm ? (0, null) : BindServices(traces, identity);
         if (rejected > 0)
         {
             _authenticator.CountFailure(transport, AuthFailure.ServiceNotAllowed, rejected);

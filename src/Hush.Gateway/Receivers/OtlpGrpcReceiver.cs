@@ -113,19 +113,22 @@ internal sealed class OtlpGrpcReceiver
             return;
         }
 
-        TraceRequest traces;
-        using (read.Message)
+        var traces = _gate.TryKeepWireForm(read.Message!, identity);
+        if (traces is null)
         {
-            try
+            using (read.Message)
             {
-                traces = OtlpProtobuf.DecodeTraceRequest(read.Message!.Span);
-            }
-            catch (OtlpDecodeException ex)
-            {
-                _metrics.Refuse(RefusalReason.DecodeError);
-                Log.DecodeFailed(_logger, "grpc", ex.Message);
-                Finish(response, GrpcStatusCode.InvalidArgument, ex.Message);
-                return;
+                try
+                {
+                    traces = OtlpProtobuf.DecodeTraceRequest(read.Message!.Span);
+                }
+                catch (OtlpDecodeException ex)
+                {
+                    _metrics.Refuse(RefusalReason.DecodeError);
+                    Log.DecodeFailed(_logger, "grpc", ex.Message);
+                    Finish(response, GrpcStatusCode.InvalidArgument, ex.Message);
+                    return;
+                }
             }
         }
 

@@ -151,19 +151,22 @@ internal sealed class OtlpHttpReceiver
             return;
         }
 
-        TraceRequest traces;
-        using (body)
+        var traces = json ? null : _gate.TryKeepWireForm(body!, identity);
+        if (traces is null)
         {
-            try
+            using (body)
             {
-                traces = json ? OtlpJson.DecodeTraceRequest(body!.Span) : OtlpProtobuf.DecodeTraceRequest(body!.Span);
-            }
-            catch (OtlpDecodeException ex)
-            {
-                _metrics.Refuse(RefusalReason.DecodeError);
-                Log.DecodeFailed(_logger, "http", ex.Message);
-                await StatusAsync(response, json, StatusCodes.Status400BadRequest, InvalidArgument, ex.Message);
-                return;
+                try
+                {
+                    traces = json ? OtlpJson.DecodeTraceRequest(body!.Span) : OtlpProtobuf.DecodeTraceRequest(body!.Span);
+                }
+                catch (OtlpDecodeException ex)
+                {
+                    _metrics.Refuse(RefusalReason.DecodeError);
+                    Log.DecodeFailed(_logger, "http", ex.Message);
+                    await StatusAsync(response, json, StatusCodes.Status400BadRequest, InvalidArgument, ex.Message);
+                    return;
+                }
             }
         }
 

@@ -19,30 +19,6 @@ public enum StatusCode
     Error = 2,
 }
 
-/// <summary>
-/// OTLP <c>ExportTraceServiceRequest</c> (field-compatible with <c>TracesData</c>): the unit a
-/// receiver decodes and the pipeline carries. Mutable: processors edit it in place.
-/// </summary>
-public sealed class TraceRequest
-{
-    public List<ResourceSpans> ResourceSpans { get; set; } = [];
-
-    /// <summary>Counts the spans in the request.</summary>
-    public int CountSpans()
-    {
-        var count = 0;
-        foreach (var rs in ResourceSpans)
-        {
-            foreach (var ss in rs.ScopeSpans)
-            {
-                count += ss.Spans.Count;
-            }
-        }
-
-        return count;
-    }
-}
-
 /// <summary>OTLP <c>ResourceSpans</c>.</summary>
 public sealed class ResourceSpans
 {

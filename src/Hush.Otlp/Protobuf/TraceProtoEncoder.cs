@@ -26,6 +26,11 @@ internal static class TraceProtoEncoder
 
     public static int GetEncodedSize(TraceRequest request)
     {
+        if (request.Wire is { } wire)
+        {
+            return WireFormWriter.GetSize(wire);
+        }
+
         var writer = new ForwardWriter(ArrayPool<byte>.Shared.Rent(Estimate(request)));
         try
         {
@@ -40,6 +45,13 @@ internal static class TraceProtoEncoder
 
     public static byte[] Encode(TraceRequest request)
     {
+        if (request.Wire is { } wire)
+        {
+            var bytes = new byte[WireFormWriter.GetSize(wire)];
+            WireFormWriter.Write(wire, bytes);
+            return bytes;
+        }
+
         var writer = new ForwardWriter(ArrayPool<byte>.Shared.Rent(Estimate(request)));
         try
         {
@@ -54,6 +66,14 @@ internal static class TraceProtoEncoder
 
     public static int Encode(TraceRequest request, Span<byte> destination)
     {
+        if (request.Wire is { } wire)
+        {
+            var needed = WireFormWriter.GetSize(wire);
+            return needed <= destination.Length
+                ? WireFormWriter.Write(wire, destination)
+                : throw new ArgumentException($"The destination holds {destination.Length} bytes; the encoded request needs {needed}.", nameof(destination));
+        }
+
         var writer = new ForwardWriter(destination);
         try
         {
@@ -86,6 +106,13 @@ internal static class TraceProtoEncoder
 
     public static void Encode(TraceRequest request, IBufferWriter<byte> output)
     {
+        if (request.Wire is { } wire)
+        {
+            var size = WireFormWriter.GetSize(wire);
+            output.Advance(WireFormWriter.Write(wire, output.GetSpan(size)));
+            return;
+        }
+
         var writer = new ForwardWriter(output.GetSpan(Estimate(request)));
         try
         {

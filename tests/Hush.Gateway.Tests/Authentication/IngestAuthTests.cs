@@ -159,6 +159,33 @@ public sealed class IngestAuthTests
         Assert.Contains("hush_auth_failures_total{transport=\"grpc\",reason=\"tenant_mismatch\"} 1", metrics, StringComparison.Ordinal);
     }
 
+    /// <summary>A policy that changes nothing lets requests travel undecoded, but never past the service binding.</summary>
+    [Fact]
+    public async Task Post_SpansOfAServiceNotAllowed_AreRejectedAlsoUnderAPolicyThatChangesNothing()
+    {
+        var hush = await GatewayFixture.StartWithPolicyAsync(
+            GatewayFixture.MinimalPolicy, Yaml, config => HushServer.OpenTokenStore(config).Create("seed", ["*"]));
+        await using (hush)
+        {
+            var (token, info) = hush.Server.Tokens.Create("acme", ["checkout*"]);
+            var payments = GatewayFixture.Request("payments", 3);
+            payments.ResourceSpans[0].Resource.Attributes[0] = new KeyValue("service.name", AnyValue.Of("payments"));
+
+            using var refused = await PostAsync(hush, payments, token);
+            using var accepted = await PostAsync(hush, GatewayFixture.Request("checkout", 2), token);
+
+            Assert.Equal(3, OtlpProtobuf.DecodeExportResponse(await refused.Content.ReadAsByteArrayAsync()).PartialSuccess!.RejectedSpans);
+            Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+            await hush.Sink.WaitForAsync(2);
+            Assert.All(hush.Sink.Spans, s =>
+            {
+                Assert.Equal("checkout", s.Resource.Resource.Attributes.Single(a => a.Key == "service.name").Value.StringValue);
+                Assert.Equal("token:" + info.Id, Assert.Single(s.Resource.Resource.Attributes, a => a.Key == IngestGate.IdentityAttribute).Value.StringValue);
+            });
+            Assert.Equal(2, hush.Sink.Count);
+        }
+    }
+
     [Fact]
     public async Task Post_SpansOfAServiceNotAllowed_RejectedAsPartialSuccessWhileAllowedOnesArrive()
     {

@@ -75,6 +75,30 @@ internal sealed class GatewayFixture : IAsyncDisposable
 
     public HttpClient Admin { get; }
 
+    /// <summary>A policy that changes nothing: no detectors, no rules, detect mode (requests may then travel in wire form).</summary>
+    public const string MinimalPolicy = "version: 1\nmode: detect\ndetectors:\n  builtin: none\nspan_names: detect\nrules: []\n";
+
+    /// <summary>
+    /// Starts a gateway (<paramref name="yaml"/>, default <see cref="Yaml"/>) under the policy text <paramref name="policy"/>.
+    /// The file is read once at start, not watched, and deleted once the gateway runs.
+    /// </summary>
+    public static async Task<GatewayFixture> StartWithPolicyAsync(string policy, string? yaml = null, Action<HushConfig>? beforeStart = null)
+    {
+        var directory = Directory.CreateTempSubdirectory("hush-policy-").FullName;
+        try
+        {
+            var path = Path.Combine(directory, "policy.yaml");
+            await File.WriteAllTextAsync(path, policy);
+            var withPolicy = (yaml ?? Yaml).Replace("processors:\n  batch:", $"processors:\n  privacy: {{ policy: {path}, watch: false }}\n  batch:", StringComparison.Ordinal);
+            Assert.Contains(path, withPolicy, StringComparison.Ordinal);
+            return await StartAsync(yaml: withPolicy, beforeStart: beforeStart);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     /// <summary>Starts a gateway; <paramref name="beforeStart"/> sees the loaded config first (to seed tokens, say).</summary>
     public static async Task<GatewayFixture> StartAsync(
         int capacitySpans = 131_072,

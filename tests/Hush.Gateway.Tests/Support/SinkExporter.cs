@@ -11,10 +11,14 @@ internal sealed class SinkExporter : ISpanExporter
     private readonly object _lock = new();
     private readonly List<(int Count, TaskCompletionSource Done)> _waiters = [];
     private TaskCompletionSource _gate = CompletedGate();
+    private int _wireFormBatches;
 
     public string Name => "sink";
 
     public int Count => _spans.Count;
+
+    /// <summary>Batches that reached the sink still in wire form (undecoded until the sink read them).</summary>
+    public int WireFormBatches => Volatile.Read(ref _wireFormBatches);
 
     public IReadOnlyList<(string Tenant, ResourceSpans Resource, Span Span)> Spans => [.. _spans];
 
@@ -26,6 +30,11 @@ internal sealed class SinkExporter : ISpanExporter
     public async ValueTask<ExportOutcome> ExportAsync(SpanBatch batch, CancellationToken cancellationToken)
     {
         await _gate.Task.WaitAsync(cancellationToken);
+        if (batch.Traces.IsWireForm)
+        {
+            Interlocked.Increment(ref _wireFormBatches);
+        }
+
         foreach (var rs in batch.Traces.ResourceSpans)
         {
             foreach (var ss in rs.ScopeSpans)

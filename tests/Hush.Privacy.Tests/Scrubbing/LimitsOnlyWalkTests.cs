@@ -52,6 +52,106 @@ public sealed class LimitsOnlyWalkTests
         Assert.True(changedSomething);
     }
 
+    /// <summary>
+    /// A request in wire form is let through undecoded only when the policy provably changes nothing; then it is what the
+    /// object walk would have made of it, and otherwise it is decoded (its bytes cleared and given back at once) and
+    /// scrubbed like any other. Same spans, report and counters as scrubbing the decoded request, under every policy.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(-1)]
+    public void Scrub_WireForm_SameResultAsTheDecodedRequest_AndStaysBytesOnlyWhenNothingChanges(int policyIndex)
+    {
+        var policy = policyIndex < 0 ? Default() : Compile(Policies[policyIndex]);
+        var kept = 0;
+        var decoded = 0;
+        for (var seed = 0; seed < 400; seed++)
+        {
+            byte[] bytes;
+            try
+            {
+                bytes = OtlpProtobuf.Encode(RandomRequest(new Random(seed)));
+            }
+            catch (NullReferenceException)
+            {
+                // The generator plants null entries, which no wire request can carry.
+                continue;
+            }
+
+            var owner = new Owner();
+            if (!OtlpProtobuf.TryKeepWireForm(bytes, owner, null, out var wire))
+            {
+                continue;
+            }
+
+            var objectCounters = new PrivacyCounters();
+            var wireCounters = new PrivacyCounters();
+            var reference = OtlpProtobuf.DecodeTraceRequest(bytes);
+            var referenceReport = Scrubber(policy, objectCounters).Scrub(reference, Tenant);
+            var before = Canonical(reference);
+            var report = Scrubber(policy, wireCounters).Scrub(wire, Tenant);
+
+            if (wire.IsWireForm)
+            {
+                kept++;
+                Assert.Equal(0, owner.Disposals);
+                Assert.Equal(Canonical(OtlpProtobuf.DecodeTraceRequest(bytes)), before);
+            }
+            else
+            {
+                decoded++;
+                Assert.Equal(1, owner.Disposals);
+            }
+
+            Assert.Equal(before, Canonical(wire));
+            Assert.Equal(referenceReport, report);
+            Assert.Equal(Counts(objectCounters), Counts(wireCounters));
+        }
+
+        // Policies 1 and 3 rewrite span names, the default one detects: each request must be decoded under them. Policy
+        // 0 keeps requests as bytes and decodes those with a sanitizable schema URL (policy 2's depth limit of 1 meets
+        // nested values in nearly every generated request).
+        Assert.True(decoded > 0);
+        if (policyIndex is 1 or 3 or -1)
+        {
+            Assert.Equal(0, kept);
+        }
+        else if (policyIndex == 0)
+        {
+            Assert.True(kept > 5, $"only {kept} requests kept");
+        }
+    }
+
+    [Fact]
+    public void MayLeaveUnchanged_OnlyForPoliciesThatChangeNothing()
+    {
+        Assert.True(Scrubber(Compile(Policies[0])).MayLeaveUnchanged(-1));
+        Assert.True(Scrubber(Compile(Policies[2])).MayLeaveUnchanged(0));
+        Assert.False(Scrubber(Compile(Policies[2])).MayLeaveUnchanged(1));
+        Assert.False(Scrubber(Compile(Policies[1])).MayLeaveUnchanged(-1));
+        Assert.False(Scrubber(Default()).MayLeaveUnchanged(-1));
+    }
+
+    [Fact]
+    public void Scrub_WireFormUnderTheDefaultPolicy_IsDecodedAndScrubbed()
+    {
+        var request = Request(NewSpan("GET /", Attr("user.email", "alice@example.com"), Attr("note", "card 4111 1111 1111 1111")));
+        var owner = new Owner();
+        Assert.True(OtlpProtobuf.TryKeepWireForm(OtlpProtobuf.Encode(request), owner, null, out var wire));
+
+        DefaultScrubber().Scrub(wire, Tenant);
+
+        Assert.False(wire.IsWireForm);
+        Assert.Equal(1, owner.Disposals);
+        var text = Dump(wire);
+        Assert.DoesNotContain("alice@example.com", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("4111 1111 1111 1111", text, StringComparison.Ordinal);
+        Assert.Equal(-1, OtlpProtobuf.Encode(wire).AsSpan().IndexOf("alice@example.com"u8));
+    }
+
     [Fact]
     public void Run_DepthBeyondLimit_ShortWalkDropsIt()
     {
@@ -283,6 +383,13 @@ public sealed class LimitsOnlyWalkTests
     }
 
     private static string Str(string? s) => s is null ? "<null>" : "\"" + (s.Length > 80 ? s[..40] + "..." + s.Length.ToString(CultureInfo.InvariantCulture) : s) + "\"";
+
+    private sealed class Owner : IDisposable
+    {
+        public int Disposals { get; private set; }
+
+        public void Dispose() => Disposals++;
+    }
 
     private static string Counts(PrivacyCounters counters) =>
         string.Join(";", counters.Snapshot().Select(s => $"{s.Rule}/{s.DataClass}/{s.Action}={s.Count}").Order(StringComparer.Ordinal));

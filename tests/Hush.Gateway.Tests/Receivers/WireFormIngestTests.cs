@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using Hush.Gateway.Receivers;
+using Hush.Gateway.Tests.Support;
+using Hush.Otlp;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Hush.Gateway.Tests.Receivers;
+
+/// <summary>
+/// Under a policy that changes nothing (no detectors, no rules, detect mode), receivers hand requests over in wire
+/// form; the spans still arrive whole and stamped with their sender, and anything that needs decoded spans gets them.
+/// </summary>
+public sealed class WireFormIngestTests
+{
+    [Theory]
+    [InlineData(OtlpExportProtocol.HttpProtobuf)]
+    [InlineData(OtlpExportProtocol.Grpc)]
+    public async Task SdkSpans_UnderAPolicyThatChangesNothing_TravelInWireForm_AndArriveWholeAndStamped(OtlpExportProtocol protocol)
+    {
+        await using var gateway = await GatewayFixture.StartWithPolicyAsync(GatewayFixture.MinimalPolicy);
+        var sourceName = "Hush.Tests.Wire." + protocol;
+        using var source = new ActivitySource(sourceName);
+        var endpoint = protocol == OtlpExportProtocol.Grpc ? gateway.Server.GrpcEndpoint! : new Uri(gateway.Server.HttpEndpoint!, "v1/traces");
+        string traceId;
+        using (var provider = Sdk.CreateTracerProviderBuilder()
+            .SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService("checkout", serviceVersion: "1.2.3"))
+            .AddSource(sourceName)
+            .AddOtlpExporter(o =>
+            {
+                o.Endpoint = endpoint;
+                o.Protocol = protocol;
+                o.ExportProcessorType = ExportProcessorType.Simple;
+            })
+            .Build())
+        {
+            using (var parent = source.StartActivity("GET /orders/{id}", ActivityKind.Server)!)
+            {
+                parent.SetTag("http.route", "/orders/{id}");
+                parent.SetTag("user.email", GatewayFixture.Planted);
+                parent.SetTag("tags", new[] { "a", "b" });
+                traceId = parent.TraceId.ToHexString();
+                using var child = source.StartActivity("SELECT orders", ActivityKind.Client)!;
+                child.AddEvent(new ActivityEvent("retry", tags: new ActivityTagsCollection { ["attempt"] = 2 }));
+            }
+
+            Assert.True(provider.ForceFlush(10_000));
+        }
+
+        await gateway.Sink.WaitForAsync(2);
+        Assert.True(gateway.Sink.WireFormBatches > 0, "the requests were decoded before the exporters");
+
+        var server = gateway.Sink.Single("GET /orders/{id}");
+        Assert.Equal(traceId, server.TraceId.ToString());
+        Assert.Equal("/orders/{id}", Attribute(server.Attributes, "http.route").StringValue);
+
+        // This policy changes nothing, by its own terms: the value passes as sent.
+        Assert.Equal(GatewayFixture.Planted, Attribute(server.Attributes, "user.email").StringValue);
+        Assert.Equal(["a", "b"], Attribute(server.Attributes, "tags").ArrayValue!.Select(v => v.StringValue));
+        var retry = Assert.Single(gateway.Sink.Single("SELECT orders").Events);
+        Assert.Equal(2, Attribute(retry.Attributes, "attempt").IntValue);
+        foreach (var (tenant, resource, _) in gateway.Sink.Spans)
+        {
+            Assert.Equal("dev", tenant);
+            Assert.Equal("checkout", Attribute(resource.Resource.Attributes, "service.name").StringValue);
+            Assert.Equal("dev:loopback", Attribute(resource.Resource.Attributes, IngestGate.IdentityAttribute).StringValue);
+        }
+    }
+
+    [Fact]
+    public async Task AClientsOwnIdentityAttribute_IsStillReplaced()
+    {
+        await using var gateway = await GatewayFixture.StartWithPolicyAsync(GatewayFixture.MinimalPolicy);
+        var request = GatewayFixture.Request("forged");
+        request.ResourceSpans[0].Resource.Attributes.Add(new KeyValue(IngestGate.IdentityAttribute, AnyValue.Of("token:someone-else")));
+
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(gateway, OtlpProtobuf.Encode(request))).StatusCode);
+
+        await gateway.Sink.WaitForAsync(1);
+        var (_, resource, _) = Assert.Single(gateway.Sink.Spans);
+        Assert.Equal("dev:loopback", Attribute(resource.Resource.Attributes, IngestGate.IdentityAttribute).StringValue);
+        Assert.Equal(0, gateway.Sink.WireFormBatches);
+    }
+
+    [Fact]
+    public async Task UnderTheDefaultPolicy_NothingTravelsInWireForm_AndValuesAreScrubbed()
+    {
+        await using var gateway = await GatewayFixture.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(gateway, OtlpProtobuf.Encode(GatewayFixture.Request("default", 3)))).StatusCode);
+
+        await gateway.Sink.WaitForAsync(3);
+        Assert.Equal(0, gateway.Sink.WireFormBatches);
+        Assert.All(gateway.Sink.Spans, s => Assert.NotEqual(GatewayFixture.Planted, Attribute(s.Span.Attributes, "user.email").StringValue));
+    }
+
+    [Fact]
+    public async Task BadProtobuf_IsStillRefusedWithTheDecodersError_AndDisturbsNothingAccepted()
+    {
+        await using var gateway = await GatewayFixture.StartWithPolicyAsync(GatewayFixture.MinimalPolicy);
+        var good = OtlpProtobuf.Encode(GatewayFixture.Request("good", 2));
+
+        var truncated = await PostAsync(gateway, good[..^3]);
+        Assert.Equal(HttpStatusCode.BadRequest, truncated.StatusCode);
+        var (code, message) = OtlpProtobuf.DecodeRpcStatus(await truncated.Content.ReadAsByteArrayAsync());
+        Assert.Equal(3, code);
+        Assert.Contains("offset", message, StringComparison.Ordinal);
+
+        // An unknown field is valid protobuf: decoded (and dropped) the ordinary way, never forwarded unseen.
+        byte[] unknownField = [.. good, 0x98, 0x01, 0x01];
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(gateway, unknownField)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(gateway, good)).StatusCode);
+
+        await gateway.Sink.WaitForAsync(4);
+        Assert.Equal(4, gateway.Sink.Count);
+    }
+
+    private static async Task<HttpResponseMessage> PostAsync(GatewayFixture gateway, byte[] body)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
+        return await gateway.Http.PostAsync("v1/traces", content);
+    }
+
+    private static AnyValue Attribute(List<KeyValue> attributes, string key) => Assert.Single(attributes, a => a.Key == key).Value;
+}
