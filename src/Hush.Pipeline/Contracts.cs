@@ -229,7 +229,9 @@ public interface ISpanExporter : IAsyncDisposable
 
     /// <summary>
     /// Exports one batch. Never throws for a failure of the destination: the outcome says what happened.
-    /// May wait (back-pressure) when the exporter's own bounded queue is full.
+    /// May wait (back-pressure) when the exporter's own bounded queue is full. An exporter that still reads the batch
+    /// after this returned (a queue) calls <c>batch.Traces.RetainWireForm()</c> before returning and
+    /// <c>ReleaseWireForm()</c> when done: the pipeline gives back a wire-form request's buffers once this returned.
     /// </summary>
     ValueTask<ExportOutcome> ExportAsync(SpanBatch batch, CancellationToken cancellationToken);
 }

@@ -18,10 +18,21 @@ namespace Hush.Gateway.Tests;
 /// <summary>The whole path: the OpenTelemetry SDK → Hush → the otlphttp exporter → a fake backend on Kestrel.</summary>
 public sealed class ForwardingTests
 {
-    [Fact]
-    public async Task Export_ThroughOtlpHttpExporter_ReachesBackendWithTheSendersTenantHeader()
+    /// <param name="policyThatChangesNothing">Under such a policy the request is forwarded as the bytes it came in (wire form), stamped.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Export_ThroughOtlpHttpExporter_ReachesBackendWithTheSendersTenantHeader(bool policyThatChangesNothing)
     {
         var dataDir = Directory.CreateTempSubdirectory("hush-fwd-").FullName;
+        var privacy = string.Empty;
+        if (policyThatChangesNothing)
+        {
+            var policy = Path.Combine(dataDir, "policy.yaml");
+            File.WriteAllText(policy, GatewayFixture.MinimalPolicy);
+            privacy = $"privacy: {{ policy: {policy}, watch: false }}, ";
+        }
+
         var received = new ConcurrentQueue<(TraceRequest Traces, string? Tenant)>();
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var backend = await StartBackendAsync(async context =>
@@ -46,7 +57,7 @@ public sealed class ForwardingTests
                 endpoint: {{backend.Urls.First()}}
                 headers: { X-Extra: kept }
                 retry_on_failure: { enabled: false }
-            processors: { batch: { timeout: 5ms } }
+            processors: { {{privacy}}batch: { timeout: 5ms } }
             service:
               pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [otlphttp/backend] } }
               admin: { endpoint: 127.0.0.1:0 }
@@ -54,7 +65,7 @@ public sealed class ForwardingTests
             """;
         var loaded = HushConfigLoader.LoadYaml(yaml, new Dictionary<string, string?>());
         Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
-        var (token, _) = HushServer.OpenTokenStore(loaded.Config!).Create("acme", ["*"]);
+        var (token, info) = HushServer.OpenTokenStore(loaded.Config!).Create("acme", ["*"]);
         await using var server = await HushServer.StartAsync(loaded.Config!);
         Assert.Null(server.GrpcEndpoint);
 
@@ -80,8 +91,10 @@ public sealed class ForwardingTests
         await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
         var (traces, tenant) = Assert.Single(received);
         Assert.Equal("acme", tenant);
-        var span = Assert.Single(Assert.Single(Assert.Single(traces.ResourceSpans).ScopeSpans).Spans);
+        var resource = Assert.Single(traces.ResourceSpans);
+        var span = Assert.Single(Assert.Single(resource.ScopeSpans).Spans);
         Assert.Equal("forwarded", span.Name);
+        Assert.Equal("token:" + info.Id, Assert.Single(resource.Resource.Attributes, a => a.Key == Hush.Gateway.Receivers.IngestGate.IdentityAttribute).Value.StringValue);
         Assert.Equal(Hush.Otlp.SpanKind.Consumer, span.Kind);
         Directory.Delete(dataDir, recursive: true);
     }

@@ -21,6 +21,9 @@ public sealed class TraceRequest
     private WireForm? _wire;
     private List<IDisposable>? _owners;
 
+    /// <summary>Who still needs the wire bytes: the pipeline, plus each exporter that keeps the request after its export returned.</summary>
+    private int _holders = 1;
+
     public TraceRequest()
     {
     }
@@ -175,11 +178,23 @@ public sealed class TraceRequest
     }
 
     /// <summary>
-    /// Gives back the buffers of the wire form (cleared by their owners). A request decoded before keeps its spans; one
-    /// still in wire form can no longer be read. Idempotent; nothing to do for a request that never had a wire form.
+    /// Adds a holder of the wire bytes: an exporter that keeps the request after its export returned (a queue) calls
+    /// this before it returns and <see cref="ReleaseWireForm"/> once it no longer reads the request.
+    /// </summary>
+    public void RetainWireForm() => Interlocked.Increment(ref _holders);
+
+    /// <summary>
+    /// One holder is done with the wire form (the pipeline holds it from the start; see <see cref="RetainWireForm"/>).
+    /// When the last one is, the buffers go back (cleared by their owners): a request decoded before keeps its spans,
+    /// one still in wire form can no longer be read. Nothing to do for a request that never had a wire form.
     /// </summary>
     public void ReleaseWireForm()
     {
+        if (Interlocked.Decrement(ref _holders) > 0)
+        {
+            return;
+        }
+
         if (Volatile.Read(ref _wire) is { } wire)
         {
             wire.IsReleased = true;

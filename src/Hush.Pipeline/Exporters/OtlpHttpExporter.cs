@@ -157,6 +157,9 @@ public sealed class OtlpHttpExporter : ISpanExporter
     public ValueTask<ExportOutcome> ExportAsync(SpanBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
+
+        // The batch outlives this call in the queue: a request kept in wire form must keep its bytes until it is sent.
+        batch.Traces.RetainWireForm();
         if (Volatile.Read(ref _disposed) == 0 && _queue.Writer.TryWrite(batch))
         {
             return ValueTask.FromResult(ExportOutcome.Success);
@@ -206,6 +209,7 @@ public sealed class OtlpHttpExporter : ISpanExporter
         }
 
         _failedShutdown.Add(batch.SpanCount);
+        batch.Traces.ReleaseWireForm();
         return ExportOutcome.RetryableFailure;
     }
 
@@ -255,6 +259,10 @@ public sealed class OtlpHttpExporter : ISpanExporter
             {
                 _failedEncode.Add(batch.SpanCount);
                 Log.EncodeFailed(_logger, Name, batch.SpanCount, ex.GetType().Name);
+            }
+            finally
+            {
+                batch.Traces.ReleaseWireForm();
             }
         }
     }

@@ -118,6 +118,41 @@ public sealed class WireFormIngestTests
         Assert.Equal(4, gateway.Sink.Count);
     }
 
+    [Fact]
+    public async Task IntoTheStore_WireFormRequestsAreJournalledDecodedAndStoredWithTheirStamp()
+    {
+        var directory = Directory.CreateTempSubdirectory("hush-wire-store-").FullName;
+        try
+        {
+            var policy = Path.Combine(directory, "policy.yaml");
+            await File.WriteAllTextAsync(policy, GatewayFixture.MinimalPolicy);
+            var dataDir = Path.Combine(directory, "data");
+            await using (var gateway = await GatewayFixture.StartAsync(yaml: GatewayFixture.StoreYaml(dataDir, policy)))
+            {
+                Assert.Equal(HttpStatusCode.OK, (await PostAsync(gateway, OtlpProtobuf.Encode(GatewayFixture.Request("first", 3)))).StatusCode);
+                var second = GatewayFixture.Request("second", 3);
+                second.ResourceSpans[0].ScopeSpans[0].Spans.ForEach(span => span.SpanId = new SpanId(span.SpanId.Value + 1000));
+                Assert.Equal(HttpStatusCode.OK, (await PostAsync(gateway, OtlpProtobuf.Encode(second))).StatusCode);
+                // The journal encodes the bytes as they are; the store (or the sink, whichever reads first) decodes them.
+                await gateway.Sink.WaitForAsync(6);
+            }
+
+            using var kek = Hush.Store.KeyEncryptionKey.Load(dataDir, null, _ => null, out _);
+            using var store = Hush.Store.Storage.TraceStore.Open(dataDir, kek);
+            for (var i = 1; i <= 3; i++)
+            {
+                var trace = await store.FindTraceAsync("dev", new TraceId(0x0102030405060708, (ulong)i), null, null, CancellationToken.None);
+                Assert.NotNull(trace);
+                Assert.Equal(["first-" + (i - 1), "second-" + (i - 1)], trace.ResourceSpans.SelectMany(rs => rs.ScopeSpans).SelectMany(ss => ss.Spans).Select(sp => sp.Name).Order(StringComparer.Ordinal));
+                Assert.All(trace.ResourceSpans, rs => Assert.Equal("dev:loopback", Attribute(rs.Resource.Attributes, IngestGate.IdentityAttribute).StringValue));
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static async Task<HttpResponseMessage> PostAsync(GatewayFixture gateway, byte[] body)
     {
         var content = new ByteArrayContent(body);

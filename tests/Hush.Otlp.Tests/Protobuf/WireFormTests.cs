@@ -242,6 +242,23 @@ public sealed class WireFormTests
     }
 
     [Fact]
+    public void ARetainingHolder_KeepsTheBytesUntilItReleasesToo()
+    {
+        var owner = new Owner();
+        Assert.True(OtlpProtobuf.TryKeepWireForm(Plain(), owner, Reserved, out var request));
+        request.RetainWireForm();
+
+        request.ReleaseWireForm();
+        Assert.Equal(0, owner.Disposals);
+        Assert.True(request.IsWireForm);
+        Assert.Equal(Plain(), OtlpProtobuf.Encode(request));
+
+        request.ReleaseWireForm();
+        Assert.Equal(1, owner.Disposals);
+        Assert.Throws<InvalidOperationException>(() => OtlpProtobuf.Encode(request));
+    }
+
+    [Fact]
     public void ADecodedRequest_KeepsItsSpansAfterRelease_AndDecodeWireFormReleasesAtOnce()
     {
         var owner = new Owner();
