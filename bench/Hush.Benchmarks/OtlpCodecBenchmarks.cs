@@ -42,6 +42,22 @@ public class OtlpCodecBenchmarks
         return _output.WrittenCount;
     }
 
+    /// <summary>What a receiver does instead of decoding when no stage needs the spans: check the request, keep its bytes.</summary>
+    [Benchmark]
+    public TraceRequest? ProtobufKeepWireForm() =>
+        OtlpProtobuf.TryKeepWireForm(_protobuf, null, "hush.ingest.identity", out var request) ? request : null;
+
+    /// <summary>Encoding a wire-form request stamped with its sender (a forwarding exporter's body): copies and one splice per resource.</summary>
+    [Benchmark]
+    public int ProtobufEncodeWireForm()
+    {
+        OtlpProtobuf.TryKeepWireForm(_protobuf, null, "hush.ingest.identity", out var request);
+        request!.StampResources("hush.ingest.identity", "token:k3x9a1b2");
+        _output.ResetWrittenCount();
+        OtlpProtobuf.Encode(request, _output);
+        return _output.WrittenCount;
+    }
+
     [Benchmark]
     public TraceRequest JsonDecode() => OtlpJson.DecodeTraceRequest(_json);
 
