@@ -134,6 +134,10 @@ internal sealed class OtlpGrpcReceiver
 
         var spans = traces.CountSpans();
         _metrics.SpansReceived.Add(spans);
+        if (traces.IsWireForm)
+        {
+            _metrics.SpansUndecoded.Add(spans);
+        }
         var result = await _gate.SubmitAsync(traces, identity, IngestTransport.Grpc, context.RequestAborted);
         if (result.Status != AdmissionStatus.Accepted)
         {

@@ -172,6 +172,10 @@ internal sealed class OtlpHttpReceiver
 
         var spans = traces.CountSpans();
         _metrics.SpansReceived.Add(spans);
+        if (traces.IsWireForm)
+        {
+            _metrics.SpansUndecoded.Add(spans);
+        }
         var admission = await _gate.SubmitAsync(traces, identity, IngestTransport.Http, context.RequestAborted);
         if (admission.Status == AdmissionStatus.Accepted)
         {

@@ -34,6 +34,10 @@ internal sealed class ReceiverMetrics
         Success = _requests.WithLabels(transport, "success");
         Partial = _requests.WithLabels(transport, "partial_success");
         SpansReceived = metrics.Counter("hush_receiver_spans_received_total", "Spans decoded from export requests.", "transport").WithLabels(transport);
+        SpansUndecoded = metrics.Counter(
+            "hush_receiver_spans_undecoded_total",
+            "Spans of the above kept in wire form: checked, not decoded, because the policy changes nothing (a subset of received).",
+            "transport").WithLabels(transport);
         RequestBytes = metrics.Counter("hush_receiver_request_bytes_total", "Request body bytes read, before decompression.", "transport").WithLabels(transport);
         var refused = metrics.Counter(
             "hush_receiver_spans_refused_total",
@@ -65,6 +69,8 @@ internal sealed class ReceiverMetrics
     public Counter Partial { get; }
 
     public Counter SpansReceived { get; }
+
+    public Counter SpansUndecoded { get; }
 
     public Counter RequestBytes { get; }
 

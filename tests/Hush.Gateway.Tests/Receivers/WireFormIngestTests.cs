@@ -53,6 +53,8 @@ public sealed class WireFormIngestTests
 
         await gateway.Sink.WaitForAsync(2);
         Assert.True(gateway.Sink.WireFormBatches > 0, "the requests were decoded before the exporters");
+        var transport = protocol == OtlpExportProtocol.Grpc ? "grpc" : "http";
+        Assert.Contains($"hush_receiver_spans_undecoded_total{{transport=\"{transport}\"}} 2", await gateway.Admin.GetStringAsync("metrics"), StringComparison.Ordinal);
 
         var server = gateway.Sink.Single("GET /orders/{id}");
         Assert.Equal(traceId, server.TraceId.ToString());
@@ -81,6 +83,7 @@ public sealed class WireFormIngestTests
         Assert.Equal(HttpStatusCode.OK, (await PostAsync(gateway, OtlpProtobuf.Encode(request))).StatusCode);
 
         await gateway.Sink.WaitForAsync(1);
+        Assert.Contains("hush_receiver_spans_undecoded_total{transport=\"http\"} 0", await gateway.Admin.GetStringAsync("metrics"), StringComparison.Ordinal);
         var (_, resource, _) = Assert.Single(gateway.Sink.Spans);
         Assert.Equal("dev:loopback", Attribute(resource.Resource.Attributes, IngestGate.IdentityAttribute).StringValue);
         Assert.Equal(0, gateway.Sink.WireFormBatches);
@@ -94,6 +97,7 @@ public sealed class WireFormIngestTests
 
         await gateway.Sink.WaitForAsync(3);
         Assert.Equal(0, gateway.Sink.WireFormBatches);
+        Assert.Contains("hush_receiver_spans_undecoded_total{transport=\"http\"} 0", await gateway.Admin.GetStringAsync("metrics"), StringComparison.Ordinal);
         Assert.All(gateway.Sink.Spans, s => Assert.NotEqual(GatewayFixture.Planted, Attribute(s.Span.Attributes, "user.email").StringValue));
     }
 
@@ -135,6 +139,7 @@ public sealed class WireFormIngestTests
                 Assert.Equal(HttpStatusCode.OK, (await PostAsync(gateway, OtlpProtobuf.Encode(second))).StatusCode);
                 // The journal encodes the bytes as they are; the store (or the sink, whichever reads first) decodes them.
                 await gateway.Sink.WaitForAsync(6);
+                Assert.Contains("hush_receiver_spans_undecoded_total{transport=\"http\"} 6", await gateway.Admin.GetStringAsync("metrics"), StringComparison.Ordinal);
             }
 
             using var kek = Hush.Store.KeyEncryptionKey.Load(dataDir, null, _ => null, out _);
