@@ -19,6 +19,7 @@ public sealed class LimitsOnlyWalkTests
         "version: 1\ndetectors:\n  builtin: none\nspan_names: url\nlimits:\n  max_depth: 2\n",
         "version: 1\ndetectors:\n  builtin: none\nspan_names: detect\naccounting:\n  span_attribute: true\nlimits:\n  max_depth: 1\n",
         "version: 1\ndetectors:\n  builtin: none\nspan_names: url\naccounting:\n  span_attribute: true\nlimits:\n  max_depth: 3\n  oversized_value: redact\n",
+        "version: 1\ndetectors:\n  builtin: none\nspan_names: detect\naccounting:\n  span_attribute: true\n",
     ];
 
     [Theory]
@@ -26,6 +27,7 @@ public sealed class LimitsOnlyWalkTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(4)]
     public void Run_LimitsOnlyPolicy_SameResultAsGeneralWalk(int policyIndex)
     {
         var policy = Compile(Policies[policyIndex]);
@@ -62,6 +64,7 @@ public sealed class LimitsOnlyWalkTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(4)]
     [InlineData(-1)]
     public void Scrub_WireForm_SameResultAsTheDecodedRequest_AndStaysBytesOnlyWhenNothingChanges(int policyIndex)
     {
@@ -111,15 +114,15 @@ public sealed class LimitsOnlyWalkTests
             Assert.Equal(Counts(objectCounters), Counts(wireCounters));
         }
 
-        // Policies 1 and 3 rewrite span names, the default one detects: each request must be decoded under them. Policy
-        // 0 keeps requests as bytes and decodes those with a sanitizable schema URL (policy 2's depth limit of 1 meets
-        // nested values in nearly every generated request).
+        // Policies 1 and 3 rewrite span names, the default one detects: each request must be decoded under them. Policies
+        // 0 and 4 (which accounts per span) keep requests as bytes and decode those with a sanitizable schema URL or
+        // nesting past the limit (policy 2's depth limit of 1 meets nested values in nearly every generated request).
         Assert.True(decoded > 0);
         if (policyIndex is 1 or 3 or -1)
         {
             Assert.Equal(0, kept);
         }
-        else if (policyIndex == 0)
+        else if (policyIndex is 0 or 4)
         {
             Assert.True(kept > 5, $"only {kept} requests kept");
         }
