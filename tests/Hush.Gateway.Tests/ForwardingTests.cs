@@ -25,78 +25,85 @@ public sealed class ForwardingTests
     public async Task Export_ThroughOtlpHttpExporter_ReachesBackendWithTheSendersTenantHeader(bool policyThatChangesNothing)
     {
         var dataDir = Directory.CreateTempSubdirectory("hush-fwd-").FullName;
-        var privacy = string.Empty;
-        if (policyThatChangesNothing)
+        try
         {
-            var policy = Path.Combine(dataDir, "policy.yaml");
-            File.WriteAllText(policy, GatewayFixture.MinimalPolicy);
-            privacy = $"privacy: {{ policy: {policy}, watch: false }}, ";
-        }
-
-        var received = new ConcurrentQueue<(TraceRequest Traces, string? Tenant)>();
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var backend = await StartBackendAsync(async context =>
-        {
-            Stream body = context.Request.Body;
-            if (context.Request.Headers.ContentEncoding == "gzip")
+            var privacy = string.Empty;
+            if (policyThatChangesNothing)
             {
-                body = new GZipStream(body, CompressionMode.Decompress);
+                var policy = Path.Combine(dataDir, "policy.yaml");
+                File.WriteAllText(policy, GatewayFixture.MinimalPolicy);
+                privacy = $"privacy: {{ policy: {policy}, watch: false }}, ";
             }
 
-            using var buffer = new MemoryStream();
-            await body.CopyToAsync(buffer);
-            received.Enqueue((OtlpProtobuf.DecodeTraceRequest(buffer.ToArray()), context.Request.Headers["X-Scope-OrgID"]));
-            context.Response.ContentType = "application/x-protobuf";
-            await context.Response.Body.WriteAsync(OtlpProtobuf.EncodeExportResponse(new TraceExportResponse()));
-            arrived.TrySetResult();
-        });
-        var yaml = $$"""
-            receivers: { otlp: { protocols: { http: { endpoint: 127.0.0.1:0 } } } }
-            exporters:
-              otlphttp/backend:
-                endpoint: {{backend.Urls.First()}}
-                headers: { X-Extra: kept }
-                retry_on_failure: { enabled: false }
-            processors: { {{privacy}}batch: { timeout: 5ms } }
-            service:
-              pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [otlphttp/backend] } }
-              admin: { endpoint: 127.0.0.1:0 }
-              data_dir: {{dataDir}}
-            """;
-        var loaded = HushConfigLoader.LoadYaml(yaml, new Dictionary<string, string?>());
-        Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
-        var (token, info) = HushServer.OpenTokenStore(loaded.Config!).Create("acme", ["*"]);
-        await using var server = await HushServer.StartAsync(loaded.Config!);
-        Assert.Null(server.GrpcEndpoint);
+            var received = new ConcurrentQueue<(TraceRequest Traces, string? Tenant)>();
+            var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using var backend = await StartBackendAsync(async context =>
+            {
+                Stream body = context.Request.Body;
+                if (context.Request.Headers.ContentEncoding == "gzip")
+                {
+                    body = new GZipStream(body, CompressionMode.Decompress);
+                }
 
-        using var source = new ActivitySource("Hush.Tests.Forwarding");
-        using (var provider = Sdk.CreateTracerProviderBuilder()
-            .AddSource(source.Name)
-            .AddOtlpExporter(o =>
+                using var buffer = new MemoryStream();
+                await body.CopyToAsync(buffer);
+                received.Enqueue((OtlpProtobuf.DecodeTraceRequest(buffer.ToArray()), context.Request.Headers["X-Scope-OrgID"]));
+                context.Response.ContentType = "application/x-protobuf";
+                await context.Response.Body.WriteAsync(OtlpProtobuf.EncodeExportResponse(new TraceExportResponse()));
+                arrived.TrySetResult();
+            });
+            var yaml = $$"""
+                receivers: { otlp: { protocols: { http: { endpoint: 127.0.0.1:0 } } } }
+                exporters:
+                  otlphttp/backend:
+                    endpoint: {{backend.Urls.First()}}
+                    headers: { X-Extra: kept }
+                    retry_on_failure: { enabled: false }
+                processors: { {{privacy}}batch: { timeout: 5ms } }
+                service:
+                  pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [otlphttp/backend] } }
+                  admin: { endpoint: 127.0.0.1:0 }
+                  data_dir: {{dataDir}}
+                """;
+            var loaded = HushConfigLoader.LoadYaml(yaml, new Dictionary<string, string?>());
+            Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
+            var (token, info) = HushServer.OpenTokenStore(loaded.Config!).Create("acme", ["*"]);
+            await using var server = await HushServer.StartAsync(loaded.Config!);
+            Assert.Null(server.GrpcEndpoint);
+
+            using var source = new ActivitySource("Hush.Tests.Forwarding");
+            using (var provider = Sdk.CreateTracerProviderBuilder()
+                .AddSource(source.Name)
+                .AddOtlpExporter(o =>
+                {
+                    o.Endpoint = new Uri(server.HttpEndpoint!, "v1/traces");
+                    o.Protocol = OtlpExportProtocol.HttpProtobuf;
+                    o.ExportProcessorType = ExportProcessorType.Simple;
+                    o.Headers = "Authorization=Bearer " + token + ",X-Scope-OrgID=acme";
+                })
+                .Build())
             {
-                o.Endpoint = new Uri(server.HttpEndpoint!, "v1/traces");
-                o.Protocol = OtlpExportProtocol.HttpProtobuf;
-                o.ExportProcessorType = ExportProcessorType.Simple;
-                o.Headers = "Authorization=Bearer " + token + ",X-Scope-OrgID=acme";
-            })
-            .Build())
-        {
-            using (source.StartActivity("forwarded", ActivityKind.Consumer))
-            {
+                using (source.StartActivity("forwarded", ActivityKind.Consumer))
+                {
+                }
+
+                Assert.True(provider.ForceFlush(10_000));
             }
 
-            Assert.True(provider.ForceFlush(10_000));
+            await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            var (traces, tenant) = Assert.Single(received);
+            Assert.Equal("acme", tenant);
+            var resource = Assert.Single(traces.ResourceSpans);
+            var span = Assert.Single(Assert.Single(resource.ScopeSpans).Spans);
+            Assert.Equal("forwarded", span.Name);
+            Assert.Equal("token:" + info.Id, Assert.Single(resource.Resource.Attributes, a => a.Key == Hush.Gateway.Receivers.IngestGate.IdentityAttribute).Value.StringValue);
+            Assert.Equal(Hush.Otlp.SpanKind.Consumer, span.Kind);
         }
-
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        var (traces, tenant) = Assert.Single(received);
-        Assert.Equal("acme", tenant);
-        var resource = Assert.Single(traces.ResourceSpans);
-        var span = Assert.Single(Assert.Single(resource.ScopeSpans).Spans);
-        Assert.Equal("forwarded", span.Name);
-        Assert.Equal("token:" + info.Id, Assert.Single(resource.Resource.Attributes, a => a.Key == Hush.Gateway.Receivers.IngestGate.IdentityAttribute).Value.StringValue);
-        Assert.Equal(Hush.Otlp.SpanKind.Consumer, span.Kind);
-        Directory.Delete(dataDir, recursive: true);
+        finally
+        {
+            // Also when an assertion failed: the directory holds keys and spans.
+            Directory.Delete(dataDir, recursive: true);
+        }
     }
 
     [Fact]
