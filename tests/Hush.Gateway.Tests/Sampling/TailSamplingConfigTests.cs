@@ -52,10 +52,13 @@ public sealed class TailSamplingConfigTests
         Assert.Contains(result.Errors, e => e.Contains("processors.tail_sampling.policies[2].probabilistic.sampling_percentage", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Serve_WithTailSampling_KeepsTheErrorTraceAndDropsTheHealthyOne()
+    /// <param name="policyThatChangesNothing">Requests then reach the sampler in wire form, which decodes them.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Serve_WithTailSampling_KeepsTheErrorTraceAndDropsTheHealthyOne(bool policyThatChangesNothing)
     {
-        await using var gateway = await GatewayFixture.StartAsync(yaml: GatewayFixture.Yaml
+        var yaml = GatewayFixture.Yaml
             .Replace("batch: { send_batch_size: BATCH, timeout: 5ms }", """
                 batch: { send_batch_size: BATCH, timeout: 5ms }
                   tail_sampling:
@@ -63,7 +66,10 @@ public sealed class TailSamplingConfigTests
                     tick_interval: 20ms
                     policies: [ { name: errors, type: status_code, status_code: { status_codes: [ERROR] } } ]
                 """, StringComparison.Ordinal)
-            .Replace("processors: [batch]", "processors: [batch, tail_sampling]", StringComparison.Ordinal));
+            .Replace("processors: [batch]", "processors: [batch, tail_sampling]", StringComparison.Ordinal);
+        await using var gateway = policyThatChangesNothing
+            ? await GatewayFixture.StartWithPolicyAsync(GatewayFixture.MinimalPolicy, yaml)
+            : await GatewayFixture.StartAsync(yaml: yaml);
         var request = GatewayFixture.Request("trace", 2);
         var spans = request.ResourceSpans[0].ScopeSpans[0].Spans;
         spans[0].Status = new SpanStatus { Code = StatusCode.Error };
@@ -78,6 +84,7 @@ public sealed class TailSamplingConfigTests
         Assert.Equal("trace-0", Assert.Single(gateway.Sink.Spans).Span.Name);
         var metrics = await gateway.Admin.GetStringAsync("metrics");
         Assert.Contains("hush_tail_sampling_traces_total{", metrics, StringComparison.Ordinal);
+        Assert.Contains($"hush_receiver_spans_undecoded_total{{transport=\"http\"}} {(policyThatChangesNothing ? 2 : 0)}", metrics, StringComparison.Ordinal);
 
         // On stop the decisions are kept under the data directory, so late spans after a restart follow them.
         await gateway.Server.StopAsync();
