@@ -120,17 +120,17 @@ public sealed class TraceRequest
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
+        var attribute = new KeyValue(key, AnyValue.Of(value));
         if (Wire is { } wire)
         {
             foreach (var part in wire.Parts)
             {
-                (part.Stamps ??= []).Add(new KeyValuePair<string, string>(key, value));
+                part.AddStamp(attribute);
             }
 
             return;
         }
 
-        var attribute = new KeyValue(key, AnyValue.Of(value));
         foreach (var rs in ResourceSpans)
         {
             rs.Resource.Attributes.Add(attribute);
@@ -241,10 +241,7 @@ public sealed class TraceRequest
                 {
                     foreach (var rs in decoded)
                     {
-                        foreach (var (key, value) in stamps)
-                        {
-                            rs.Resource.Attributes.Add(new KeyValue(key, AnyValue.Of(value)));
-                        }
+                        rs.Resource.Attributes.AddRange(stamps);
                     }
                 }
 
@@ -279,6 +276,20 @@ internal sealed class WirePart(ReadOnlyMemory<byte> bytes, Range[] schemaUrls)
     /// <summary>Where its distinct schema URLs are in <see cref="Bytes"/>.</summary>
     public Range[] SchemaUrls { get; } = schemaUrls;
 
-    /// <summary>String attributes added to every resource, in order (null: none).</summary>
-    public List<KeyValuePair<string, string>>? Stamps { get; set; }
+    private byte[]? _encodedStamps;
+
+    /// <summary>Attributes added to every resource, in order (null: none).</summary>
+    public List<KeyValue>? Stamps { get; private set; }
+
+    /// <summary>
+    /// <see cref="Stamps"/> as the entries of <c>Resource.attributes</c>, encoded once (every encoding of the part, and
+    /// its size, splices the same bytes).
+    /// </summary>
+    public byte[] EncodedStamps => _encodedStamps ??= TraceProtoEncoder.EncodeAttributes(1, Stamps ?? []);
+
+    public void AddStamp(KeyValue attribute)
+    {
+        (Stamps ??= []).Add(attribute);
+        _encodedStamps = null;
+    }
 }

@@ -306,6 +306,24 @@ internal static class TraceProtoEncoder
         }
     }
 
+    /// <summary>
+    /// The entries of a repeated attributes field alone (tag, length and KeyValue each), as they are written inside a
+    /// message: what a wire-form request splices into each resource (<see cref="WireFormWriter"/>).
+    /// </summary>
+    public static byte[] EncodeAttributes(int field, List<KeyValue> attributes)
+    {
+        var writer = new ForwardWriter(ArrayPool<byte>.Shared.Rent(256));
+        try
+        {
+            WriteAttributes(field, attributes, 0, ref writer);
+            return writer.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            writer.Release();
+        }
+    }
+
     private static void WriteAttributes(int field, List<KeyValue> attributes, int depth, ref ForwardWriter w)
     {
         foreach (var kv in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(attributes))

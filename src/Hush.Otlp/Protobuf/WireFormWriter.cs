@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Hush.Otlp.Protobuf;
 
 /// <summary>
@@ -11,14 +9,13 @@ namespace Hush.Otlp.Protobuf;
 internal static class WireFormWriter
 {
     private const byte Field1 = (1 << 3) | (byte)WireType.LengthDelimited;
-    private const byte Field2 = (2 << 3) | (byte)WireType.LengthDelimited;
 
     public static int GetSize(WireForm wire)
     {
         var size = 0;
         foreach (var part in wire.Parts)
         {
-            size += part.Stamps is { } stamps ? Splice(part.Bytes.Span, EncodeStamps(stamps), default, write: false) : part.Bytes.Length;
+            size += part.Stamps is null ? part.Bytes.Length : Splice(part.Bytes.Span, part.EncodedStamps, default, write: false);
         }
 
         return size;
@@ -31,9 +28,9 @@ internal static class WireFormWriter
         foreach (var part in wire.Parts)
         {
             var bytes = part.Bytes.Span;
-            if (part.Stamps is { } stamps)
+            if (part.Stamps is not null)
             {
-                written += Splice(bytes, EncodeStamps(stamps), destination[written..], write: true);
+                written += Splice(bytes, part.EncodedStamps, destination[written..], write: true);
             }
             else
             {
@@ -43,31 +40,6 @@ internal static class WireFormWriter
         }
 
         return written;
-    }
-
-    /// <summary>The stamps as <c>Resource.attributes</c> entries (field 1 of Resource, one KeyValue each).</summary>
-    private static byte[] EncodeStamps(List<KeyValuePair<string, string>> stamps)
-    {
-        var buffer = new List<byte>();
-        foreach (var (key, value) in stamps)
-        {
-            var keyBytes = Encoding.UTF8.GetBytes(key);
-            var valueBytes = Encoding.UTF8.GetBytes(value);
-            var anyValue = 1 + ProtoSize.Varint((ulong)valueBytes.Length) + valueBytes.Length;
-            var keyValue = 1 + ProtoSize.Varint((ulong)keyBytes.Length) + keyBytes.Length + 1 + ProtoSize.Varint((ulong)anyValue) + anyValue;
-            buffer.Add(Field1);
-            AddVarint(buffer, keyValue);
-            buffer.Add(Field1);
-            AddVarint(buffer, keyBytes.Length);
-            buffer.AddRange(keyBytes);
-            buffer.Add(Field2);
-            AddVarint(buffer, anyValue);
-            buffer.Add(Field1);
-            AddVarint(buffer, valueBytes.Length);
-            buffer.AddRange(valueBytes);
-        }
-
-        return [.. buffer];
     }
 
     /// <summary>
@@ -160,17 +132,5 @@ internal static class WireFormWriter
 
         destination[i++] = (byte)v;
         return i;
-    }
-
-    private static void AddVarint(List<byte> buffer, int value)
-    {
-        var v = (uint)value;
-        while (v >= 0x80)
-        {
-            buffer.Add((byte)(v | 0x80));
-            v >>= 7;
-        }
-
-        buffer.Add((byte)v);
     }
 }
