@@ -22,12 +22,11 @@ public static class OtlpProtobuf
     /// </summary>
     /// <param name="data">The bytes; they must stay unchanged until the request is released.</param>
     /// <param name="owner">Disposed by <see cref="TraceRequest.ReleaseWireForm"/> (the buffer's owner, which clears it); may be null.</param>
-    /// <param name="reservedResourceKey">A resource attribute key that must be handled on decoded spans; null for none.</param>
+    /// <param name="reservedResourceKey">UTF-8 of a resource attribute key that must be handled on decoded spans; empty for none.</param>
     /// <param name="request">The request in wire form.</param>
-    public static bool TryKeepWireForm(ReadOnlyMemory<byte> data, IDisposable? owner, string? reservedResourceKey, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TraceRequest? request)
+    public static bool TryKeepWireForm(ReadOnlyMemory<byte> data, IDisposable? owner, ReadOnlySpan<byte> reservedResourceKey, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TraceRequest? request)
     {
-        var reserved = reservedResourceKey is null ? [] : System.Text.Encoding.UTF8.GetBytes(reservedResourceKey);
-        if (TraceProtoScanner.TryScan(data.Span, reserved, out var summary))
+        if (TraceProtoScanner.TryScan(data.Span, reservedResourceKey, out var summary))
         {
             request = TraceRequest.FromWire(data, owner, summary);
             return true;

@@ -45,6 +45,9 @@ internal sealed class IngestGate
     /// <summary>How long a client waits when the identity provider's keys cannot be had.</summary>
     private static readonly TimeSpan KeysUnavailableRetry = TimeSpan.FromSeconds(5);
 
+    /// <summary>The scanner compares resource keys as bytes.</summary>
+    private static readonly byte[] IdentityAttributeUtf8 = System.Text.Encoding.UTF8.GetBytes(IdentityAttribute);
+
     private readonly IngestAuthenticator _authenticator;
     private readonly TenantLimiter _limiter;
     private readonly TracePipeline _pipeline;
@@ -87,16 +90,26 @@ internal sealed class IngestGate
     }
 
     /// <summary>
-    /// Step 3a, for a protobuf body: the request kept in wire form, undecoded, when nothing before the exporters has to
-    /// look into it: the pipeline's privacy stage may pass it unchanged, the identity may emit any service (so no
-    /// resource is removed), and no resource carries a client's own <see cref="IdentityAttribute"/>. The request then
-    /// owns <paramref name="body"/> (the pipeline gives it back). Null otherwise: decode the body.
+    /// Step 2b, the body as a request. A protobuf body is kept in wire form, undecoded, when nothing before the
+    /// exporters has to look into it: the pipeline's privacy stage may pass it unchanged, the identity may emit any
+    /// service (so no resource is removed), and no resource carries a client's own <see cref="IdentityAttribute"/>;
+    /// the request then owns <paramref name="body"/> (the pipeline gives it back). Anything else is decoded and the
+    /// body given back at once.
     /// </summary>
-    public TraceRequest? TryKeepWireForm(PooledBuffer body, IngestIdentity identity) =>
-        _pipeline.AcceptsWireForm && identity.MayEmitAnyService
-            && OtlpProtobuf.TryKeepWireForm(body.Memory, body, IdentityAttribute, out var request)
-            ? request
-            : null;
+    /// <exception cref="OtlpDecodeException">The body is not a valid request (the body is given back).</exception>
+    public TraceRequest Decode(PooledBuffer body, bool json, IngestIdentity identity)
+    {
+        if (!json && _pipeline.AcceptsWireForm && identity.MayEmitAnyService
+            && OtlpProtobuf.TryKeepWireForm(body.Memory, body, IdentityAttributeUtf8, out var request))
+        {
+            return request;
+        }
+
+        using (body)
+        {
+            return json ? OtlpJson.DecodeTraceRequest(body.Span) : OtlpProtobuf.DecodeTraceRequest(body.Span);
+        }
+    }
 
     /// <summary>Step 3, once decoded: span limit, service binding, provenance, then the pipeline (which owns the request from then on).</summary>
     public async ValueTask<Admission> SubmitAsync(TraceRequest traces, IngestIdentity identity, IngestTransport transport, CancellationToken cancellationToken)

@@ -113,23 +113,17 @@ internal sealed class OtlpGrpcReceiver
             return;
         }
 
-        var traces = _gate.TryKeepWireForm(read.Message!, identity);
-        if (traces is null)
+        TraceRequest traces;
+        try
         {
-            using (read.Message)
-            {
-                try
-                {
-                    traces = OtlpProtobuf.DecodeTraceRequest(read.Message!.Span);
-                }
-                catch (OtlpDecodeException ex)
-                {
-                    _metrics.Refuse(RefusalReason.DecodeError);
-                    Log.DecodeFailed(_logger, "grpc", ex.Message);
-                    Finish(response, GrpcStatusCode.InvalidArgument, ex.Message);
-                    return;
-                }
-            }
+            traces = _gate.Decode(read.Message!, json: false, identity);
+        }
+        catch (OtlpDecodeException ex)
+        {
+            _metrics.Refuse(RefusalReason.DecodeError);
+            Log.DecodeFailed(_logger, "grpc", ex.Message);
+            Finish(response, GrpcStatusCode.InvalidArgument, ex.Message);
+            return;
         }
 
         var spans = traces.CountSpans();

@@ -151,23 +151,17 @@ internal sealed class OtlpHttpReceiver
             return;
         }
 
-        var traces = json ? null : _gate.TryKeepWireForm(body!, identity);
-        if (traces is null)
+        TraceRequest traces;
+        try
         {
-            using (body)
-            {
-                try
-                {
-                    traces = json ? OtlpJson.DecodeTraceRequest(body!.Span) : OtlpProtobuf.DecodeTraceRequest(body!.Span);
-                }
-                catch (OtlpDecodeException ex)
-                {
-                    _metrics.Refuse(RefusalReason.DecodeError);
-                    Log.DecodeFailed(_logger, "http", ex.Message);
-                    await StatusAsync(response, json, StatusCodes.Status400BadRequest, InvalidArgument, ex.Message);
-                    return;
-                }
-            }
+            traces = _gate.Decode(body!, json, identity);
+        }
+        catch (OtlpDecodeException ex)
+        {
+            _metrics.Refuse(RefusalReason.DecodeError);
+            Log.DecodeFailed(_logger, "http", ex.Message);
+            await StatusAsync(response, json, StatusCodes.Status400BadRequest, InvalidArgument, ex.Message);
+            return;
         }
 
         var spans = traces.CountSpans();

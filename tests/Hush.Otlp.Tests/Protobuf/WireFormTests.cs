@@ -6,7 +6,7 @@ namespace Hush.Otlp.Tests.Protobuf;
 public sealed class WireFormTests
 {
     private const int Seed = 20261202;
-    private const string Reserved = "hush.ingest.identity";
+    private static ReadOnlySpan<byte> Reserved => "hush.ingest.identity"u8;
 
     [Fact]
     public void RandomRequests_WithSpans_AreKept_AndDecodeExactlyAsTheirBytes()
