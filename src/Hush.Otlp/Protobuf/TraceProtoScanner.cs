@@ -185,31 +185,16 @@ internal static class TraceProtoScanner
             {
                 int start;
                 int stop;
-                switch (data[pos++])
+                var ok = data[pos++] switch
                 {
-                    case 0x0A:
-                        if (++resources > 1 || !TryBody(data, ref pos, out start, out stop) || !Resource(data, start, stop))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    case 0x12:
-                        if (!TryBody(data, ref pos, out start, out stop) || !ScopeSpans(data, start, stop))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    case 0x1A:
-                        if (!SchemaUrl(data, ref pos))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    default:
-                        return false;
+                    0x0A => ++resources == 1 && TryBody(data, ref pos, out start, out stop) && Resource(data, start, stop),
+                    0x12 => TryBody(data, ref pos, out start, out stop) && ScopeSpans(data, start, stop),
+                    0x1A => SchemaUrl(data, ref pos),
+                    _ => false,
+                };
+                if (!ok)
+                {
+                    return false;
                 }
             }
 
@@ -220,24 +205,15 @@ internal static class TraceProtoScanner
         {
             while (pos < end)
             {
-                switch (data[pos++])
+                var ok = data[pos++] switch
                 {
-                    case 0x0A:
-                        if (!TryBody(data, ref pos, out var start, out var stop) || !KeyValue(data, start, stop, 0, _reserved))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    case 0x10:
-                        if (!SkipVarint(data, ref pos))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    default:
-                        return false;
+                    0x0A => TryBody(data, ref pos, out var start, out var stop) && KeyValue(data, start, stop, 0, _reserved),
+                    0x10 => SkipVarint(data, ref pos),
+                    _ => false,
+                };
+                if (!ok)
+                {
+                    return false;
                 }
             }
 
@@ -250,32 +226,16 @@ internal static class TraceProtoScanner
             {
                 int start;
                 int stop;
-                switch (data[pos++])
+                var ok = data[pos++] switch
                 {
-                    case 0x0A:
-                        if (!TryBody(data, ref pos, out start, out stop) || !Scope(data, start, stop))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    case 0x12:
-                        if (!TryBody(data, ref pos, out start, out stop) || !Span(data, start, stop))
-                        {
-                            return false;
-                        }
-
-                        Spans++;
-                        break;
-                    case 0x1A:
-                        if (!SchemaUrl(data, ref pos))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    default:
-                        return false;
+                    0x0A => TryBody(data, ref pos, out start, out stop) && Scope(data, start, stop),
+                    0x12 => TryBody(data, ref pos, out start, out stop) && Span(data, start, stop),
+                    0x1A => SchemaUrl(data, ref pos),
+                    _ => false,
+                };
+                if (!ok)
+                {
+                    return false;
                 }
             }
 
@@ -286,32 +246,16 @@ internal static class TraceProtoScanner
         {
             while (pos < end)
             {
-                switch (data[pos++])
+                var ok = data[pos++] switch
                 {
-                    case 0x0A:
-                    case 0x12:
-                        if (!Text(data, ref pos))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    case 0x1A:
-                        if (!TryBody(data, ref pos, out var start, out var stop) || !KeyValue(data, start, stop, 0, default))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    case 0x20:
-                        if (!SkipVarint(data, ref pos))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    default:
-                        return false;
+                    0x0A or 0x12 => Text(data, ref pos),
+                    0x1A => TryBody(data, ref pos, out var start, out var stop) && KeyValue(data, start, stop, 0, default),
+                    0x20 => SkipVarint(data, ref pos),
+                    _ => false,
+                };
+                if (!ok)
+                {
+                    return false;
                 }
             }
 
@@ -346,7 +290,13 @@ internal static class TraceProtoScanner
                 }
             }
 
-            return pos == end;
+            if (pos != end)
+            {
+                return false;
+            }
+
+            Spans++;
+            return true;
         }
 
         private bool Event(ReadOnlySpan<byte> data, int pos, int end)
@@ -420,25 +370,16 @@ internal static class TraceProtoScanner
             {
                 int start;
                 int stop;
-                switch (data[pos++])
+                var ok = data[pos++] switch
                 {
-                    case 0x0A:
-                        if (!TryBody(data, ref pos, out start, out stop) || !IsValidText(data[start..stop])
-                            || (!reserved.IsEmpty && data[start..stop].SequenceEqual(reserved)))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    case 0x12:
-                        if (!TryBody(data, ref pos, out start, out stop) || !AnyValue(data, start, stop, depth))
-                        {
-                            return false;
-                        }
-
-                        break;
-                    default:
-                        return false;
+                    0x0A => TryBody(data, ref pos, out start, out stop) && IsValidText(data[start..stop])
+                        && (reserved.IsEmpty || !data[start..stop].SequenceEqual(reserved)),
+                    0x12 => TryBody(data, ref pos, out start, out stop) && AnyValue(data, start, stop, depth),
+                    _ => false,
+                };
+                if (!ok)
+                {
+                    return false;
                 }
             }
 
